@@ -1,0 +1,3 @@
+//! store (being written). See ARCHITECTURE.md.
+pub mod plan;
+pub mod schedule;

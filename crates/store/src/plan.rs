@@ -1,0 +1,1 @@
+//! Storage planning (being written).

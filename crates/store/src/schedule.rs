@@ -1,0 +1,1 @@
+//! Recording schedule (being written).
