@@ -6,7 +6,7 @@ PKGS=(
   ffmpeg                      # ffmpeg/ffprobe: check what we write; the benchmark's baseline
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
   gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav
-  gir1.2-gst-rtsp-server-1.0 gir1.2-gstreamer-1.0 python3-gi  # GStreamer's RTSP server as a real camera
+  gstreamer1.0-x gir1.2-gst-rtsp-server-1.0 gir1.2-gstreamer-1.0 python3-gi  # GStreamer's RTSP server as a real camera
   nasm                        # openh264's assembly (+20% encode/decode speed)
   openssl coreutils util-linux e2fsprogs procps
 )
