@@ -11,15 +11,35 @@
 //!   possibly-truncated file ([`fmp4::scan`]) for crash recovery and storage verification;
 //! - the compact per-fragment index blob stored in the database ([`index`]);
 //! - a progressive MP4 assembled from the index as a list of parts, some in memory and
-//!   some byte ranges of segment files ([`progressive`]), for export and HTTP Range playback.
+//!   some byte ranges of segment files ([`progressive`]), for export and HTTP Range playback;
+//! - H.264 bytes: Annex B splitting, SPS dimensions, the `avc1` sample entry ([`h264`]);
+//! - RFC 3339 formatting and parsing of wall times ([`time::format_ticks`],
+//!   [`time::parse_rfc3339`]).
+//!
+//! Parsers here never panic on bad input: they return [`Error`] (or, for [`fmp4::scan`],
+//! stop at the first incomplete or unexpected box), because they read files after crashes
+//! and bytes from cameras.
 //!
 //! What it is not for: I/O of any kind, async, RTSP (that is `ingest` with retina, and
 //! `sim`), decoding pictures (that is `analyze`).
 
 pub mod fmp4;
+pub mod h264;
 pub mod index;
+mod mp4box;
 pub mod progressive;
 pub mod time;
+
+/// Parameter sets captured from real encoders, for unit tests.
+#[cfg(test)]
+pub(crate) mod testdata {
+    /// x264 Constrained Baseline, 320x240 (with emulation prevention bytes).
+    pub const SPS_320X240: &[u8] = &[
+        0x67, 0x42, 0xc0, 0x0c, 0xd9, 0x01, 0x41, 0xfb, 0x01, 0x10, 0x00, 0x00, 0x03, 0x00, 0x10,
+        0x00, 0x00, 0x03, 0x01, 0xe0, 0xf1, 0x42, 0xa4, 0x80,
+    ];
+    pub const PPS_320X240: &[u8] = &[0x68, 0xcb, 0x83, 0xcb, 0x20];
+}
 
 use std::sync::Arc;
 
