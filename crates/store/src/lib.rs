@@ -64,9 +64,11 @@ pub struct StoreOptions {
     pub fragment_max_duration: Ticks,
     /// …or holds this many bytes.
     pub fragment_max_bytes: usize,
-    /// fdatasync each fragment as it is written, bounding what power loss can take to the
-    /// fragment being written (about one GOP). When false, only segment closes are synced.
-    pub sync_each_fragment: bool,
+    /// fdatasync after a fragment once this much stream time has passed since the last
+    /// sync, bounding what power loss can take to about this much (plus the fragment being
+    /// written). `Some(0)`: after every fragment. `None`: only when a segment closes.
+    /// (A `kill -9` loses nothing written: the page cache survives the process.)
+    pub sync_interval: Option<Ticks>,
     /// A frame more than this later than the previous one starts a new segment (a hole).
     pub max_frame_gap: Ticks,
     /// How far a frame's time may go back relative to the latest one (B-frame reordering)
@@ -83,7 +85,7 @@ impl Default for StoreOptions {
             segment_duration: 60 * media::time::TICKS_PER_SEC,
             fragment_max_duration: 4 * media::time::TICKS_PER_SEC,
             fragment_max_bytes: 16 << 20,
-            sync_each_fragment: true,
+            sync_interval: Some(media::time::TICKS_PER_SEC),
             max_frame_gap: 5 * media::time::TICKS_PER_SEC,
             max_reorder: media::time::TICKS_PER_SEC / 2,
             retry_backoff: Duration::from_secs(2),

@@ -130,6 +130,8 @@ struct OpenSegment {
     shift: Option<i64>,
     /// Greatest frame time seen in the segment.
     max_time: Ticks,
+    /// `decode_time` when the file was last fdatasynced.
+    synced_until: i64,
 }
 
 impl Store {
@@ -395,6 +397,7 @@ impl Writer {
             fragment_seq: 1,
             shift: None,
             max_time: frame.time,
+            synced_until: 0,
         });
         Ok(())
     }
@@ -496,8 +499,11 @@ impl Writer {
             bufs.extend(self.pending.iter().map(|f| IoSlice::new(&f.data)));
             write_all_vectored(&mut seg.file, &mut bufs).io_ctx("write", &path)?;
         }
-        if self.opts.sync_each_fragment {
-            seg.file.sync_data().io_ctx("fdatasync", &path)?;
+        if let Some(interval) = self.opts.sync_interval {
+            if seg.decode_time - seg.synced_until >= interval {
+                seg.file.sync_data().io_ctx("fdatasync", &path)?;
+                seg.synced_until = seg.decode_time;
+            }
         }
         seg.hasher.update(&self.header);
         for f in &self.pending {

@@ -15,7 +15,7 @@ fn sync_each_fragment_cost() {
     for sync in [false, true, false, true] {
         let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
         let mut opts = options(60);
-        opts.sync_each_fragment = sync;
+        opts.sync_interval = sync.then_some(0);
         let (store, _) = Store::open(dir.path(), opts).unwrap();
         let s = add_stream(&store, "bench");
         let mut w = store.writer(s).unwrap();

@@ -1,0 +1,126 @@
+//! The server's configuration file (TOML). Cameras are not here: they live in the database
+//! and are managed with `vigil camera …` (and later the web UI).
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+
+/// `vigil.toml`. Every field has a default, so an empty file (or none) is a valid config.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Where the database (`vigil.db`) and the segment files (`streams/`) live.
+    pub data_dir: PathBuf,
+    /// Target segment length in seconds (cut at the first key frame after it).
+    pub segment_seconds: u32,
+    /// Seconds without a frame after which a camera session is dropped and reconnected.
+    pub stall_timeout_seconds: u32,
+    /// Local time zone as minutes east of UTC, for recording schedules (Vietnam: 420).
+    pub utc_offset_minutes: i32,
+    /// How often retention runs, in seconds.
+    pub retention_interval_seconds: u32,
+    /// A fragment is written once it holds this many milliseconds of video (or at the next
+    /// key frame, if sooner). 0 writes every frame as it arrives: a crash of the recorder
+    /// then loses at most the frame in hand.
+    pub fragment_ms: u32,
+    /// fdatasync the open segment at most this often (milliseconds of video), bounding
+    /// what a power cut can take; 0 after every fragment; negative only at segment close.
+    pub sync_interval_ms: i64,
+    /// Total bytes Vigil may use under `data_dir` (0: no total cap beyond per-stream quotas).
+    pub storage_bytes: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            data_dir: PathBuf::from("vigil-data"),
+            segment_seconds: 60,
+            stall_timeout_seconds: 10,
+            utc_offset_minutes: 7 * 60,
+            retention_interval_seconds: 60,
+            fragment_ms: 0,
+            sync_interval_ms: 1000,
+            storage_bytes: 0,
+        }
+    }
+}
+
+impl Config {
+    /// Loads `path`; a missing file gives the defaults (so `vigil serve` works out of the box).
+    pub fn load(path: Option<&Path>) -> Result<Config> {
+        let Some(path) = path else {
+            return Ok(Config::default());
+        };
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                anyhow::bail!(
+                    "config file {} does not exist: create it (an empty file means all defaults) \
+                     or leave out --config",
+                    path.display()
+                )
+            }
+            Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+        };
+        let cfg: Config = toml::from_str(&text).with_context(|| {
+            format!(
+                "config file {} is not valid: fix the line named above (see README for the fields)",
+                path.display()
+            )
+        })?;
+        cfg.validate()
+            .with_context(|| format!("config file {}", path.display()))?;
+        Ok(cfg)
+    }
+
+    pub fn validate(&self) -> Result<()> {
+        anyhow::ensure!(
+            (5..=600).contains(&self.segment_seconds),
+            "segment_seconds = {} is out of range: use 5..=600 (60 recommended)",
+            self.segment_seconds
+        );
+        anyhow::ensure!(
+            (2..=300).contains(&self.stall_timeout_seconds),
+            "stall_timeout_seconds = {} is out of range: use 2..=300",
+            self.stall_timeout_seconds
+        );
+        anyhow::ensure!(
+            (-14 * 60..=14 * 60).contains(&self.utc_offset_minutes),
+            "utc_offset_minutes = {} is not a time zone: use e.g. 420 for Vietnam (UTC+7)",
+            self.utc_offset_minutes
+        );
+        anyhow::ensure!(
+            self.retention_interval_seconds >= 1,
+            "retention_interval_seconds must be at least 1"
+        );
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_file_is_defaults() {
+        let c: Config = toml::from_str("").unwrap();
+        assert_eq!(c.segment_seconds, 60);
+        assert_eq!(c.utc_offset_minutes, 420);
+    }
+
+    #[test]
+    fn unknown_field_is_an_error() {
+        assert!(toml::from_str::<Config>("segment_secs = 5").is_err());
+    }
+
+    #[test]
+    fn out_of_range_is_explained() {
+        let c = Config {
+            segment_seconds: 1,
+            ..Config::default()
+        };
+        let e = c.validate().unwrap_err().to_string();
+        assert!(e.contains("segment_seconds"), "{e}");
+    }
+}
