@@ -27,6 +27,13 @@ pub enum Error {
         "the storage directory {path} is in use by another Vigil process; stop that process first"
     )]
     Locked { path: PathBuf },
+    #[error(
+        "no Vigil database at {path}: give the right data directory (--data-dir or the \
+         config's data_dir), or add a camera first with `vigil camera add`"
+    )]
+    NoDatabase { path: PathBuf },
+    #[error("only the recorder that owns the data directory may {what}; this is a client handle")]
+    NotOwner { what: &'static str },
     #[error("the database {path} has schema version {found}, newer than this Vigil understands ({supported}); run a newer Vigil")]
     SchemaTooNew {
         path: PathBuf,

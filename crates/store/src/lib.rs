@@ -21,7 +21,7 @@
 //! `media`), deciding who may see or export footage (that is `govern`), HTTP (`web`).
 //! There is deliberately no API that deletes footage: footage leaves only by retention.
 //!
-//! Layout on disk under the store's root: `store.db` (+ WAL files), `store.lock`, and
+//! Layout on disk under the store's root: `vigil.db` (+ WAL files), `store.lock`, and
 //! `streams/<stream id>/<YYYYMMDD-HHMMSS>-<seq>.mp4` (UTC start time of the segment).
 
 pub mod camera;
@@ -110,7 +110,8 @@ struct Inner {
     /// The latest write error of each stream whose writer is failing.
     failing: Mutex<HashMap<StreamId, (String, bool)>>,
     /// Held for the store's lifetime: an exclusive `flock` on `store.lock`.
-    _lock: File,
+    /// The recorder's exclusive lock; `None` for a client ([`Store::open_client`]).
+    lock: Option<File>,
 }
 
 impl std::fmt::Debug for Store {
@@ -121,7 +122,37 @@ impl std::fmt::Debug for Store {
     }
 }
 
+/// The database's file name inside the data directory.
+pub const DB_FILE: &str = "vigil.db";
+
 impl Store {
+    /// Opens the store in `root` as a *client*: for the CLI's camera commands, status,
+    /// verification and reads while a recorder may be running. A client takes no lock,
+    /// runs no recovery, and may not write footage or delete it: [`Store::writer`] and
+    /// [`Store::run_retention`] refuse. SQLite (WAL) arbitrates concurrent access.
+    pub fn open_client(root: &Path) -> Result<Store, Error> {
+        let db = root.join(DB_FILE);
+        if !db.exists() {
+            return Err(Error::NoDatabase { path: db });
+        }
+        let conn = db::open(&db)?;
+        Ok(Store {
+            inner: Arc::new(Inner {
+                root: root.to_owned(),
+                conn: Mutex::new(conn),
+                options: StoreOptions::default(),
+                writers: Mutex::new(HashSet::new()),
+                failing: Mutex::new(HashMap::new()),
+                lock: None,
+            }),
+        })
+    }
+
+    /// Whether this handle owns the data directory (the recorder) rather than being a client.
+    pub fn is_owner(&self) -> bool {
+        self.inner.lock.is_some()
+    }
+
     /// Opens (creating if needed) the store in `root`, migrates its database, takes an
     /// exclusive lock on it (one recorder process per directory) and runs crash recovery,
     /// whose report it returns.
@@ -145,7 +176,7 @@ impl Store {
         if rc != 0 {
             return Err(Error::Locked { path: lock_path });
         }
-        let conn = db::open(&root.join("store.db"))?;
+        let conn = db::open(&root.join(DB_FILE))?;
         let store = Store {
             inner: Arc::new(Inner {
                 root: root.to_owned(),
@@ -153,7 +184,7 @@ impl Store {
                 options,
                 writers: Mutex::new(HashSet::new()),
                 failing: Mutex::new(HashMap::new()),
-                _lock: lock,
+                lock: Some(lock),
             }),
         };
         let report = recovery::recover(&store)?;

@@ -158,6 +158,11 @@ enum Mode {
 impl Store {
     /// Applies every stream's retention plan at wall time `now` (see the module doc).
     pub fn run_retention(&self, now: Ticks) -> Result<RetentionReport, Error> {
+        if !self.is_owner() {
+            return Err(Error::NotOwner {
+                what: "run retention",
+            });
+        }
         let streams: Vec<StreamId> = self.streams()?.into_iter().map(|s| s.id).collect();
         let mut report = RetentionReport::default();
         for s in streams {
@@ -177,6 +182,11 @@ impl Store {
     /// size of their last segment, so that a stream never uses more than its quota plus
     /// about one segment.
     pub fn make_room(&self, stream: StreamId, bytes: u64) -> Result<StreamRetention, Error> {
+        if !self.is_owner() {
+            return Err(Error::NotOwner {
+                what: "delete footage",
+            });
+        }
         enforce(self, stream, Mode::MakeRoom { bytes })
     }
 

@@ -139,6 +139,11 @@ impl Store {
     /// segment left 'writing' by an earlier writer of this stream (that was dropped without
     /// [`Writer::close`]) is recovered first, as at start-up.
     pub fn writer(&self, stream: StreamId) -> Result<Writer, Error> {
+        if !self.is_owner() {
+            return Err(Error::NotOwner {
+                what: "write footage",
+            });
+        }
         self.stream(stream)?;
         {
             let mut w = self.inner.writers.lock().unwrap_or_else(|p| p.into_inner());

@@ -352,7 +352,7 @@ fn verify_storage_names_altered_missing_unindexed_and_chain_broken() {
     std::fs::remove_file(&segs[2].path).unwrap();
     let extra = dir.path().join(format!("streams/{s}/extra.mp4"));
     std::fs::write(&extra, b"not indexed").unwrap();
-    let db = rusqlite::Connection::open(dir.path().join("store.db")).unwrap();
+    let db = rusqlite::Connection::open(dir.path().join(store::DB_FILE)).unwrap();
     db.execute("DELETE FROM segment WHERE id = ?1", [segs[4].id])
         .unwrap();
     drop(db);
@@ -548,4 +548,26 @@ fn cameras_streams_settings_and_password_redaction() {
         Store::open(dir.path(), options(60)),
         Err(store::Error::Locked { .. })
     ));
+}
+
+#[test]
+fn one_owner_per_directory_and_clients_may_not_write_or_delete() {
+    let dir = tempfile::tempdir().unwrap();
+    assert!(
+        Store::open_client(dir.path()).is_err(),
+        "a client needs an existing database"
+    );
+    let (owner, _) = Store::open(dir.path(), options(60)).unwrap();
+    let stream = add_stream(&owner, "gate");
+    // A second owner is refused while the first holds the directory…
+    let err = Store::open(dir.path(), options(60)).err().unwrap();
+    assert!(err.to_string().contains("in use"), "{err}");
+    // …but clients work beside it, and see the owner's changes.
+    let client = Store::open_client(dir.path()).unwrap();
+    assert!(!client.is_owner() && owner.is_owner());
+    assert_eq!(client.streams().unwrap().len(), 1);
+    assert!(client.writer(stream).is_err());
+    assert!(client.run_retention(0).is_err());
+    assert!(client.make_room(stream, 1).is_err());
+    client.camera_by_name("gate").unwrap().unwrap();
 }

@@ -189,10 +189,17 @@ pub fn run(c: CameraCmd) -> Result<()> {
 
 fn open(data: &DataArgs) -> Result<store::Store> {
     let cfg = data.load()?;
-    std::fs::create_dir_all(&cfg.data_dir)
-        .with_context(|| format!("creating {}", cfg.data_dir.display()))?;
-    let (s, _) = store::Store::open(&cfg.data_dir, store::StoreOptions::default())?;
-    Ok(s)
+    open_dir(&cfg.data_dir)
+}
+
+/// A client handle on the data directory, creating the database first if there is none
+/// yet (then no recorder can be running there, and the store's lock makes sure of it).
+pub fn open_dir(dir: &Path) -> Result<store::Store> {
+    if !dir.join(store::DB_FILE).exists() {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        drop(store::Store::open(dir, store::StoreOptions::default())?);
+    }
+    Ok(store::Store::open_client(dir)?)
 }
 
 fn check_url(u: &str) -> Result<()> {
@@ -250,8 +257,7 @@ fn apply_opts(store: &store::Store, name: &str, o: &CameraOpts) -> Result<()> {
 
 /// Adds simulated cameras (no credentials) for benchmarks.
 pub fn add_sim_cameras(data_dir: &Path, urls: &[String]) -> Result<()> {
-    std::fs::create_dir_all(data_dir)?;
-    let (store, _) = store::Store::open(data_dir, store::StoreOptions::default())?;
+    let store = open_dir(data_dir)?;
     for (i, u) in urls.iter().enumerate() {
         store.add_camera(store::NewCamera {
             name: format!("cam{}", i + 1),
@@ -269,7 +275,7 @@ pub fn add_demo_cameras(
     user: &str,
     pass: &str,
 ) -> Result<()> {
-    let (store, _) = store::Store::open(data_dir, store::StoreOptions::default())?;
+    let store = open_dir(data_dir)?;
     for (i, (main, sub)) in urls.iter().enumerate() {
         store.add_camera(store::NewCamera {
             name: format!("cam{}", i + 1),
@@ -382,7 +388,7 @@ pub fn plan(a: PlanArgs) -> Result<()> {
 /// Camera loads measured by a recorder: bitrates from its live status (or, if it is not
 /// running, from the bytes per day its streams stored).
 fn measured_loads(dir: &Path) -> Result<Vec<store::plan::CameraLoad>> {
-    let (s, _) = store::Store::open(dir, store::StoreOptions::default())
+    let s = store::Store::open_client(dir)
         .with_context(|| format!("opening the recorder's data in {}", dir.display()))?;
     let now = crate::recorder::now_ticks();
     let live = crate::status::read_status_file(&dir.join("status.json")).ok();

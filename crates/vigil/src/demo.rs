@@ -35,7 +35,7 @@ pub async fn run(a: DemoArgs) -> Result<()> {
                 .as_secs()
         )),
     };
-    if data_dir.join("vigil.db").exists() {
+    if data_dir.join(store::DB_FILE).exists() {
         anyhow::bail!(
             "{} already holds a Vigil database: the demo needs a fresh directory (leave out \
              --data-dir, or give a new one)",

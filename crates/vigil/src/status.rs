@@ -96,13 +96,7 @@ pub fn require_tool(name: &str) -> Result<()> {
 }
 
 fn open_store(cfg: &Config) -> Result<store::Store> {
-    anyhow::ensure!(
-        cfg.data_dir.join("vigil.db").exists(),
-        "no Vigil database in {}: give the right --data-dir (or --config), or add a camera first",
-        cfg.data_dir.display()
-    );
-    let (s, _) = store::Store::open(&cfg.data_dir, store::StoreOptions::default())?;
-    Ok(s)
+    Ok(store::Store::open_client(&cfg.data_dir)?)
 }
 
 fn fmt_bytes(b: u64) -> String {
