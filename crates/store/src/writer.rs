@@ -281,6 +281,31 @@ impl Writer {
         Ok(())
     }
 
+    /// Writes the buffered frames whose durations are known — all but the newest — as one
+    /// fragment, so that a crash of the process loses at most the newest frame. The
+    /// recorder calls this after each batch of frames it hands over; fragments then follow
+    /// the batches (and never straddle a key frame). With B-frames (times not increasing)
+    /// it waits for the fragment's natural end instead.
+    pub fn flush(&mut self) -> Result<(), WriteError> {
+        let n = self.pending.len();
+        if self.seg.is_none() || n < 2 || !self.pending.windows(2).all(|w| w[0].time < w[1].time) {
+            return Ok(());
+        }
+        let newest = self.pending.pop().expect("n >= 2");
+        self.pending_bytes -= newest.data.len();
+        let r = self.flush_fragment(Some(newest.time));
+        if self.seg.is_some() {
+            self.pending_bytes += newest.data.len();
+            self.pending.push(newest);
+        } else {
+            self.stats.frames_lost_in_errors += 1;
+        }
+        r.map_err(|source| WriteError {
+            stream: self.stream,
+            source,
+        })
+    }
+
     /// Ends the open segment (writing what is buffered) because of `reason`; the next
     /// segment starts at the next key frame, after a hole. Use it when the camera session
     /// ends or its clock is reset.

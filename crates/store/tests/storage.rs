@@ -571,3 +571,33 @@ fn one_owner_per_directory_and_clients_may_not_write_or_delete() {
     assert!(client.make_room(stream, 1).is_err());
     client.camera_by_name("gate").unwrap().unwrap();
 }
+
+#[test]
+fn flush_puts_every_frame_but_the_newest_on_disk() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, _) = Store::open(dir.path(), options(60)).unwrap();
+    let stream = add_stream(&store, "gate");
+    let mut w = store.writer(stream).unwrap();
+    // Frames 0..10 of the clip (a key frame first), in batches of 3 with a flush after each,
+    // as the recorder does.
+    for batch in [0..3, 3..6, 6..10] {
+        record(&mut w, batch.start, batch.end, 1_000 * S);
+        w.flush().unwrap();
+    }
+    // What a crash right now would leave: the file as it is on disk.
+    let file = std::fs::read_dir(dir.path().join("streams").join(stream.to_string()))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let scan = media::fmp4::scan(&std::fs::read(&file).unwrap()).unwrap();
+    let frames: usize = scan.fragments.iter().map(|f| f.samples.len()).sum();
+    assert_eq!(frames, 9, "all but the newest frame are written");
+    assert_eq!(scan.fragments.len(), 3, "one fragment per batch");
+    assert!(scan.fragments[0].samples[0].is_key);
+    w.close().unwrap();
+    let segs = store.segments(stream, 0, i64::MAX).unwrap();
+    assert_eq!(segs.iter().map(|s| s.frames).sum::<u64>(), 10);
+    assert_decodes(&segs[0].path);
+}

@@ -20,13 +20,20 @@ pub struct Config {
     pub utc_offset_minutes: i32,
     /// How often retention runs, in seconds.
     pub retention_interval_seconds: u32,
-    /// A fragment is written once it holds this many milliseconds of video (or at the next
-    /// key frame, if sooner). 0 writes every frame as it arrives: a crash of the recorder
-    /// then loses at most the frame in hand.
+    /// Longest fragment in milliseconds. Fragments normally follow the writer's batches
+    /// (`write_interval_ms`) and end at key frames; this caps them when frames queue up
+    /// (and for B-frame streams, which are written per GOP).
     pub fragment_ms: u32,
     /// fdatasync the open segment at most this often (milliseconds of video), bounding
     /// what a power cut can take; 0 after every fragment; negative only at segment close.
+    /// Each sync costs CPU and rewrites the file's last partial page (BENCHMARKS.md):
+    /// 10 s keeps both small. A `kill -9` is not a power cut: the page cache survives it.
     pub sync_interval_ms: i64,
+    /// Threads that write segments (each serves a share of the streams).
+    pub writer_threads: u32,
+    /// How often the writer threads hand queued frames to the files, in milliseconds: a
+    /// crash of the recorder loses at most this much video plus one frame.
+    pub write_interval_ms: u32,
     /// Total bytes Vigil may use under `data_dir` (0: no total cap beyond per-stream quotas).
     pub storage_bytes: u64,
 }
@@ -39,8 +46,10 @@ impl Default for Config {
             stall_timeout_seconds: 10,
             utc_offset_minutes: 7 * 60,
             retention_interval_seconds: 60,
-            fragment_ms: 0,
-            sync_interval_ms: 1000,
+            fragment_ms: 4000,
+            sync_interval_ms: 10_000,
+            writer_threads: 2,
+            write_interval_ms: 250,
             storage_bytes: 0,
         }
     }
@@ -89,6 +98,16 @@ impl Config {
             (-14 * 60..=14 * 60).contains(&self.utc_offset_minutes),
             "utc_offset_minutes = {} is not a time zone: use e.g. 420 for Vietnam (UTC+7)",
             self.utc_offset_minutes
+        );
+        anyhow::ensure!(
+            (1..=64).contains(&self.writer_threads),
+            "writer_threads = {} is out of range: use 1..=64 (2 is plenty for 100 cameras)",
+            self.writer_threads
+        );
+        anyhow::ensure!(
+            (10..=5_000).contains(&self.write_interval_ms),
+            "write_interval_ms = {} is out of range: use 10..=5000",
+            self.write_interval_ms
         );
         anyhow::ensure!(
             self.retention_interval_seconds >= 1,

@@ -13,6 +13,7 @@ mod procstat;
 mod recorder;
 mod sim_cmd;
 mod status;
+mod writer_pool;
 
 use std::path::PathBuf;
 

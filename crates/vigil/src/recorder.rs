@@ -1,14 +1,15 @@
 //! `vigil serve`: the recorder's wiring.
 //!
 //! Per recorded camera stream: an `ingest` session (a tokio task) sends events through a
-//! bounded channel to a writer thread that owns that stream's `store::Writer`. Writers block
-//! only on their own files, so a slow or full disk for one stream never stalls another
-//! stream's network reads. Around them: retention on a timer, the recording schedule, a
-//! status file for `vigil status`, and a reconcile loop that starts, restarts and stops
-//! streams when cameras are added, edited or removed in the database.
+//! bounded channel that the writer pool (`writer_pool`) drains in batches into that
+//! stream's `store::Writer`. Network reads never wait for the disk: a full channel makes
+//! ingest drop frames up to the next key frame. Around them: retention on a timer, the
+//! recording schedule, a status file for `vigil status`, and a reconcile loop that starts,
+//! restarts and stops streams when cameras are added, edited or removed in the database.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -20,7 +21,7 @@ use tracing::{error, info, warn};
 use crate::config::Config;
 use crate::status::{StatusFile, StreamStatus};
 
-/// Events buffered between a stream's network task and its writer thread: ~17 s at 30 fps.
+/// Events buffered between a stream's network task and the writer pool: ~17 s at 30 fps.
 const CHANNEL_CAPACITY: usize = 512;
 
 /// What the writer thread reports about itself.
@@ -40,8 +41,21 @@ struct Running {
     camera: String,
     kind: String,
     handle: ingest::StreamHandle,
-    writer: Option<std::thread::JoinHandle<()>>,
+    closing: Arc<AtomicBool>,
+    done: std::sync::mpsc::Receiver<()>,
     status: Arc<Mutex<WriterStatus>>,
+}
+
+impl Running {
+    /// Stops the network side and waits (off the async threads) until the pool has
+    /// written what was queued and closed the segment.
+    async fn stop(self) {
+        self.handle.stop();
+        self.closing.store(true, Ordering::SeqCst);
+        let done = self.done;
+        let _ =
+            tokio::task::spawn_blocking(move || done.recv_timeout(Duration::from_secs(60))).await;
+    }
 }
 
 pub async fn serve(cfg: Config, stop_after: Option<Duration>) -> Result<()> {
@@ -63,6 +77,11 @@ pub async fn serve(cfg: Config, stop_after: Option<Duration>) -> Result<()> {
         .with_context(|| format!("opening the store in {}", cfg.data_dir.display()))?;
     info!(?report, "store opened");
 
+    let mut pool = crate::writer_pool::WriterPool::new(
+        cfg.writer_threads as usize,
+        Duration::from_millis(cfg.write_interval_ms.into()),
+    )
+    .context("starting the writer threads")?;
     let mut running: HashMap<i64, Running> = HashMap::new();
     let stop = async {
         match stop_after {
@@ -80,7 +99,7 @@ pub async fn serve(cfg: Config, stop_after: Option<Duration>) -> Result<()> {
         tokio::select! {
             _ = &mut stop => break,
             _ = reconcile_tick.tick() => {
-                if let Err(e) = reconcile(&store, &cfg, &mut running).await {
+                if let Err(e) = reconcile(&store, &cfg, &mut running, &mut pool).await {
                     error!("reading the camera list: {e:#}");
                 }
             }
@@ -100,19 +119,10 @@ pub async fn serve(cfg: Config, stop_after: Option<Duration>) -> Result<()> {
         }
     }
     info!("stopping: closing every open segment");
-    let threads: Vec<_> = running
-        .drain()
-        .filter_map(|(_, r)| {
-            r.handle.stop();
-            r.writer
-        })
-        .collect();
-    tokio::task::spawn_blocking(move || {
-        for t in threads {
-            let _ = t.join();
-        }
-    })
-    .await?;
+    for (_, r) in running.drain() {
+        r.handle.stop();
+    }
+    tokio::task::spawn_blocking(move || pool.shutdown()).await?;
     let _ = std::fs::remove_file(&status_path);
     Ok(())
 }
@@ -130,6 +140,7 @@ async fn reconcile(
     store: &store::Store,
     cfg: &Config,
     running: &mut HashMap<i64, Running>,
+    pool: &mut crate::writer_pool::WriterPool,
 ) -> Result<()> {
     let s = store.clone();
     let (cameras, streams) =
@@ -161,17 +172,14 @@ async fn reconcile(
     for id in stale {
         if let Some(r) = running.remove(&id) {
             info!(camera = %r.camera, kind = %r.kind, "stopping stream (camera changed, disabled or removed)");
-            r.handle.stop();
-            if let Some(t) = r.writer {
-                tokio::task::spawn_blocking(move || t.join()).await?.ok();
-            }
+            r.stop().await;
         }
     }
     for (id, (cam, st, fp)) in wanted {
         if running.contains_key(&id) {
             continue;
         }
-        match start_stream(store, cfg, &cam, &st, fp) {
+        match start_stream(store, cfg, &cam, &st, fp, pool) {
             Ok(r) => {
                 info!(camera = %cam.name, kind = %st.kind, "recording stream");
                 running.insert(id, r);
@@ -188,6 +196,7 @@ fn start_stream(
     cam: &store::Camera,
     st: &store::StreamInfo,
     fingerprint: String,
+    pool: &mut crate::writer_pool::WriterPool,
 ) -> Result<Running> {
     let url = url::Url::parse(&st.url).with_context(|| {
         format!(
@@ -212,102 +221,27 @@ fn start_stream(
         )
     })?;
     let status = Arc::new(Mutex::new(WriterStatus::default()));
-    let schedule = cam.schedule.clone();
-    let offset_secs = i64::from(cfg.utc_offset_minutes) * 60;
-    let name = format!("{}/{}", cam.name, st.kind);
-    let st2 = status.clone();
-    let thread = std::thread::Builder::new()
-        .name(format!("rec-{}", st.id))
-        .stack_size(256 * 1024)
-        .spawn(move || writer_loop(name, writer, rx, schedule, offset_secs, st2))?;
+    let closing = Arc::new(AtomicBool::new(false));
+    let (done_tx, done) = std::sync::mpsc::channel();
+    pool.add(crate::writer_pool::Slot {
+        name: format!("{}/{}", cam.name, st.kind),
+        rx,
+        writer,
+        schedule: cam.schedule.clone(),
+        utc_offset_secs: i64::from(cfg.utc_offset_minutes) * 60,
+        status: status.clone(),
+        closing: closing.clone(),
+        done: done_tx,
+    });
     Ok(Running {
         fingerprint,
         camera: cam.name.clone(),
         kind: st.kind.to_string(),
         handle,
-        writer: Some(thread),
+        closing,
+        done,
         status,
     })
-}
-
-/// The writer thread: applies the schedule and hands frames to the store.
-fn writer_loop(
-    name: String,
-    mut w: store::Writer,
-    mut rx: mpsc::Receiver<ingest::Event>,
-    schedule: store::schedule::Schedule,
-    utc_offset_secs: i64,
-    status: Arc<Mutex<WriterStatus>>,
-) {
-    use store::schedule::Mode;
-    // The schedule's answer and until when it holds (local seconds).
-    let mut mode = Mode::Continuous;
-    let mut mode_until = i64::MIN;
-    let mut last_logged_error = i64::MIN;
-    while let Some(ev) = rx.blocking_recv() {
-        match ev {
-            ingest::Event::Frame(f) => {
-                let local = f.time.div_euclid(media::time::TICKS_PER_SEC) + utc_offset_secs;
-                if local >= mode_until || local < mode_until - 8 * 86_400 {
-                    mode = schedule.mode_at(local);
-                    mode_until = schedule
-                        .next_change(local)
-                        .map(|d| local + d.max(1))
-                        .unwrap_or(local + 60);
-                }
-                if mode == Mode::Off {
-                    if w.is_recording() {
-                        log_end(&name, w.end_segment("recording schedule: off"));
-                    }
-                    let mut s = status.lock().unwrap();
-                    s.schedule_off = true;
-                    s.recording = false;
-                    continue;
-                }
-                match w.push(&f) {
-                    Ok(()) => {
-                        let mut s = status.lock().unwrap();
-                        s.schedule_off = false;
-                        s.recording = true;
-                    }
-                    Err(e) => {
-                        let mut s = status.lock().unwrap();
-                        s.write_errors += 1;
-                        s.recording = false;
-                        s.last_error = Some(e.to_string());
-                        drop(s);
-                        let secs = f.time / media::time::TICKS_PER_SEC;
-                        if secs >= last_logged_error + 30 {
-                            last_logged_error = secs;
-                            error!(stream = %name, "recording: {e}");
-                        }
-                    }
-                }
-            }
-            ingest::Event::Disconnected { reason } => {
-                log_end(
-                    &name,
-                    w.end_segment(format!("camera disconnected: {reason}")),
-                );
-                status.lock().unwrap().recording = false;
-            }
-            ingest::Event::Discontinuity { reason } => {
-                log_end(&name, w.end_segment(reason));
-            }
-            _ => {}
-        }
-    }
-    match w.close() {
-        Ok(stats) => info!(stream = %name, ?stats, "writer closed"),
-        Err(e) => error!(stream = %name, "closing the last segment: {e}"),
-    }
-    status.lock().unwrap().recording = false;
-}
-
-fn log_end(name: &str, r: Result<(), store::WriteError>) {
-    if let Err(e) = r {
-        error!(stream = %name, "closing a segment: {e}");
-    }
 }
 
 fn write_status(path: &Path, running: &HashMap<i64, Running>) -> Result<()> {

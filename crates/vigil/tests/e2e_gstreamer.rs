@@ -14,6 +14,8 @@ use std::time::{Duration, Instant};
 use common::*;
 
 const GOP_MS: i64 = 2_000; // --gop 30 at 15 fps
+/// The writer pool hands frames to the files this often: a kill loses at most this + 1 frame.
+const WRITE_MS: i64 = 250;
 const USER: &str = "camera";
 const PASS: &str = "s3cret-Pa55";
 
@@ -66,7 +68,7 @@ fn records_through_sigkill_and_camera_restart() {
     std::fs::write(
         &cfg,
         format!(
-            "data_dir = {:?}\nsegment_seconds = 20\nstall_timeout_seconds = 4\n",
+            "data_dir = {:?}\nsegment_seconds = 20\nstall_timeout_seconds = 4\nwrite_interval_ms = {WRITE_MS}\n",
             data
         ),
     )
@@ -161,9 +163,9 @@ fn records_through_sigkill_and_camera_restart() {
                 path.display()
             );
         }
-        // The hole around the kill: what the kill lost (at most the frame in hand, since
-        // every frame is written as it arrives) + the time until the recorder was back and
-        // its camera session established + the wait for the next key frame (≤ one GOP).
+        // The hole around the kill: what the kill lost (at most one write interval and the
+        // frame in hand) + the time until the recorder was back and its camera session
+        // established + the wait for the next key frame (≤ one GOP).
         let before = segs
             .iter()
             .filter(|s| s.start < kill)
@@ -178,8 +180,9 @@ fn records_through_sigkill_and_camera_restart() {
             .unwrap();
         let hole_ms = (after - before) / 90;
         let back_after_ms = back - kill_ms;
-        // Slack: one frame (67 ms) lost at the kill, and the log's timestamp granularity.
-        let allowed = back_after_ms + GOP_MS + 100;
+        // Slack: one write interval and one frame (67 ms) lost at the kill, and the
+        // log's timestamp granularity.
+        let allowed = back_after_ms + GOP_MS + WRITE_MS + 100;
         eprintln!(
             "e2e: {}: hole around the kill {hole_ms} ms; recorder back after {back_after_ms} ms; \
              allowed {allowed} ms",
@@ -191,7 +194,7 @@ fn records_through_sigkill_and_camera_restart() {
             cam.name
         );
         assert!(
-            (kill - before) / 90 <= 200,
+            (kill - before) / 90 <= WRITE_MS + 100,
             "{}: the kill lost {} ms of already received video",
             cam.name,
             (kill - before) / 90
