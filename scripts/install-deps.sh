@@ -9,6 +9,7 @@ PKGS=(
   gstreamer1.0-x gir1.2-gst-rtsp-server-1.0 gir1.2-gstreamer-1.0 python3-gi  # GStreamer's RTSP server as a real camera
   nasm                        # openh264's assembly (+20% encode/decode speed)
   openssl coreutils util-linux e2fsprogs procps
+  chromium chromium-driver    # the browser tests (Debian's Chromium, headless)
 )
 missing=()
 for p in "${PKGS[@]}"; do

@@ -23,6 +23,13 @@ pub struct DemoArgs {
     /// Simulated cameras' RTSP port (0: any free port).
     #[arg(long, default_value_t = 0)]
     port: u16,
+    /// Live-encoded scenes (clock burned in; CPU per camera) or a cheap pre-encoded loop
+    /// (for many cameras).
+    #[arg(long, value_enum, default_value_t = crate::sim_cmd::SourceKind::Live)]
+    source: crate::sim_cmd::SourceKind,
+    /// Web UI port on 127.0.0.1 (0: any free port).
+    #[arg(long, default_value_t = 8080)]
+    pub web_port: u16,
 }
 
 pub async fn run(a: DemoArgs) -> Result<()> {
@@ -49,9 +56,17 @@ pub async fn run(a: DemoArgs) -> Result<()> {
     let cam_pass = crate::camera_cmd::random_password();
     let sim_args = crate::sim_cmd::SimArgs {
         cameras: a.cameras,
-        source: crate::sim_cmd::SourceKind::Live,
-        width: 960,
-        height: 540,
+        source: a.source,
+        width: if matches!(a.source, crate::sim_cmd::SourceKind::Loop) {
+            1920
+        } else {
+            960
+        },
+        height: if matches!(a.source, crate::sim_cmd::SourceKind::Loop) {
+            1080
+        } else {
+            540
+        },
         fps: 15,
         bitrate: 1_500_000,
         gop: 30,
@@ -99,7 +114,13 @@ pub async fn run(a: DemoArgs) -> Result<()> {
         data_dir.display()
     );
     println!("  (the web UI and its logins arrive with the control-room issue)");
+    // Machine-readable lines for scripts and tests.
+    if let Some(c) = sim.control_addr() {
+        println!("SIMCONTROL http://{c}");
+    }
     println!("Recording; Ctrl-C stops.");
+    use std::io::Write;
+    std::io::stdout().flush()?;
     let res = crate::recorder::serve(cfg, a.seconds.map(Duration::from_secs)).await;
     sim.shutdown().await;
     res

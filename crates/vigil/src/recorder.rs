@@ -38,6 +38,8 @@ pub struct WriterStatus {
 
 struct Running {
     fingerprint: String,
+    camera_id: i64,
+    stream_kind: store::StreamKind,
     camera: String,
     kind: String,
     handle: ingest::StreamHandle,
@@ -83,6 +85,7 @@ pub async fn serve(cfg: Config, stop_after: Option<Duration>) -> Result<()> {
     )
     .context("starting the writer threads")?;
     let mut running: HashMap<i64, Running> = HashMap::new();
+    let live = web::LiveRegistry::default();
     let stop = async {
         match stop_after {
             Some(d) => tokio::time::sleep(d).await,
@@ -99,7 +102,7 @@ pub async fn serve(cfg: Config, stop_after: Option<Duration>) -> Result<()> {
         tokio::select! {
             _ = &mut stop => break,
             _ = reconcile_tick.tick() => {
-                if let Err(e) = reconcile(&store, &cfg, &mut running, &mut pool).await {
+                if let Err(e) = reconcile(&store, &cfg, &mut running, &mut pool, &live).await {
                     error!("reading the camera list: {e:#}");
                 }
             }
@@ -141,6 +144,7 @@ async fn reconcile(
     cfg: &Config,
     running: &mut HashMap<i64, Running>,
     pool: &mut crate::writer_pool::WriterPool,
+    live: &web::LiveRegistry,
 ) -> Result<()> {
     let s = store.clone();
     let (cameras, streams) =
@@ -151,11 +155,14 @@ async fn reconcile(
         let Some(cam) = cameras.iter().find(|c| c.id == st.camera_id) else {
             continue;
         };
-        if !cam.enabled || !st.record {
+        // Every stream of an enabled camera runs (the live wall watches sub-streams);
+        // only those with `record` are written.
+        if !cam.enabled {
             continue;
         }
         let fp = format!(
-            "{}|{}|{}|{}|{:?}",
+            "{}|{}|{}|{}|{}|{:?}",
+            st.record,
             st.url,
             cam.username.as_deref().unwrap_or(""),
             cam.password.as_deref().unwrap_or(""),
@@ -172,6 +179,7 @@ async fn reconcile(
     for id in stale {
         if let Some(r) = running.remove(&id) {
             info!(camera = %r.camera, kind = %r.kind, "stopping stream (camera changed, disabled or removed)");
+            live.remove(r.camera_id, r.stream_kind);
             r.stop().await;
         }
     }
@@ -179,7 +187,7 @@ async fn reconcile(
         if running.contains_key(&id) {
             continue;
         }
-        match start_stream(store, cfg, &cam, &st, fp, pool) {
+        match start_stream(store, cfg, &cam, &st, fp, pool, live) {
             Ok(r) => {
                 info!(camera = %cam.name, kind = %st.kind, "recording stream");
                 running.insert(id, r);
@@ -197,6 +205,7 @@ fn start_stream(
     st: &store::StreamInfo,
     fingerprint: String,
     pool: &mut crate::writer_pool::WriterPool,
+    live: &web::LiveRegistry,
 ) -> Result<Running> {
     let url = url::Url::parse(&st.url).with_context(|| {
         format!(
@@ -214,12 +223,17 @@ fn start_stream(
     scfg.stall_timeout = Duration::from_secs(cfg.stall_timeout_seconds.into());
     let (tx, rx) = mpsc::channel(CHANNEL_CAPACITY);
     let handle = ingest::spawn(scfg, tx);
-    let writer = store.writer(st.id).with_context(|| {
-        format!(
-            "camera {}: opening its {} stream's writer",
-            cam.name, st.kind
-        )
-    })?;
+    let writer = if st.record {
+        Some(store.writer(st.id).with_context(|| {
+            format!(
+                "camera {}: opening its {} stream's writer",
+                cam.name, st.kind
+            )
+        })?)
+    } else {
+        None
+    };
+    live.insert(cam.id, st.kind, handle.monitor());
     let status = Arc::new(Mutex::new(WriterStatus::default()));
     let closing = Arc::new(AtomicBool::new(false));
     let (done_tx, done) = std::sync::mpsc::channel();
@@ -235,6 +249,8 @@ fn start_stream(
     });
     Ok(Running {
         fingerprint,
+        camera_id: cam.id,
+        stream_kind: st.kind,
         camera: cam.name.clone(),
         kind: st.kind.to_string(),
         handle,

@@ -22,7 +22,9 @@ use crate::recorder::WriterStatus;
 pub struct Slot {
     pub name: String,
     pub rx: mpsc::Receiver<ingest::Event>,
-    pub writer: store::Writer,
+    /// `None` for a stream that is only watched live (not recorded): its events are
+    /// drained and dropped.
+    pub writer: Option<store::Writer>,
     pub schedule: store::schedule::Schedule,
     pub utc_offset_secs: i64,
     pub status: Arc<Mutex<WriterStatus>>,
@@ -145,7 +147,7 @@ impl Active {
             }
         };
         if any {
-            if let Err(e) = self.slot.writer.flush() {
+            if let Some(Err(e)) = self.slot.writer.as_mut().map(|w| w.flush()) {
                 self.write_error(e, None);
             }
         }
@@ -154,6 +156,9 @@ impl Active {
 
     fn handle(&mut self, ev: ingest::Event) {
         use store::schedule::Mode;
+        let Some(writer) = self.slot.writer.as_mut() else {
+            return;
+        };
         match ev {
             ingest::Event::Frame(f) => {
                 let local =
@@ -169,8 +174,8 @@ impl Active {
                         .unwrap_or(local + 60);
                 }
                 if self.mode == Mode::Off {
-                    if self.slot.writer.is_recording() {
-                        let r = self.slot.writer.end_segment("recording schedule: off");
+                    if writer.is_recording() {
+                        let r = writer.end_segment("recording schedule: off");
                         self.log_end(r);
                     }
                     let mut s = self.slot.status.lock().unwrap();
@@ -178,26 +183,23 @@ impl Active {
                     s.recording = false;
                     return;
                 }
-                match self.slot.writer.push(&f) {
+                match writer.push(&f) {
                     Ok(()) => {
                         let mut s = self.slot.status.lock().unwrap();
                         s.schedule_off = false;
-                        s.recording = self.slot.writer.is_recording();
-                        s.segments_closed = self.slot.writer.stats().segments_closed;
+                        s.recording = writer.is_recording();
+                        s.segments_closed = writer.stats().segments_closed;
                     }
                     Err(e) => self.write_error(e, Some(f.time)),
                 }
             }
             ingest::Event::Disconnected { reason } => {
-                let r = self
-                    .slot
-                    .writer
-                    .end_segment(format!("camera disconnected: {reason}"));
+                let r = writer.end_segment(format!("camera disconnected: {reason}"));
                 self.log_end(r);
                 self.slot.status.lock().unwrap().recording = false;
             }
             ingest::Event::Discontinuity { reason } => {
-                let r = self.slot.writer.end_segment(reason);
+                let r = writer.end_segment(reason);
                 self.log_end(r);
             }
             ingest::Event::Connected { .. } => {}
@@ -227,10 +229,11 @@ impl Active {
     }
 
     fn close(self) {
-        let Active { slot, .. } = self;
-        match slot.writer.close() {
-            Ok(stats) => info!(stream = %slot.name, ?stats, "writer closed"),
-            Err(e) => error!(stream = %slot.name, "closing the last segment: {e}"),
+        let Active { mut slot, .. } = self;
+        match slot.writer.take().map(|w| w.close()) {
+            Some(Ok(stats)) => info!(stream = %slot.name, ?stats, "writer closed"),
+            Some(Err(e)) => error!(stream = %slot.name, "closing the last segment: {e}"),
+            None => {}
         }
         slot.status.lock().unwrap().recording = false;
         let _ = slot.done.send(());

@@ -1,0 +1,50 @@
+//! The page layout shared by every server-rendered page.
+
+use maud::{html, Markup, DOCTYPE};
+
+use crate::i18n::{t, Lang};
+
+/// What every page needs to know about the request.
+pub struct PageCtx<'a> {
+    pub lang: Lang,
+    pub user: Option<&'a govern::User>,
+    /// The session's CSRF token, for forms and `fetch` calls (a `<meta name="csrf">`).
+    pub csrf: Option<&'a str>,
+}
+
+/// A whole page: head, navigation for the signed-in user, and `body`.
+pub fn layout(ctx: &PageCtx<'_>, title: &str, body: Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang=(ctx.lang.code()) {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                @if let Some(c) = ctx.csrf { meta name="csrf" content=(c); }
+                title { (title) " · " (t(ctx.lang, "app.name")) }
+                link rel="stylesheet" href="/assets/app.css";
+            }
+            body {
+                @if let Some(u) = ctx.user {
+                    nav.top {
+                        a href="/live" { (t(ctx.lang, "nav.live")) }
+                        a href="/playback" { (t(ctx.lang, "nav.playback")) }
+                        a href="/health" { (t(ctx.lang, "nav.health")) }
+                        @if govern::authorize(u, &govern::Action::ConfigureCameras) {
+                            a href="/cameras" { (t(ctx.lang, "nav.cameras")) }
+                        }
+                        @if govern::authorize(u, &govern::Action::ConfigureStorage) {
+                            a href="/storage" { (t(ctx.lang, "nav.storage")) }
+                        }
+                        span.user { (u.display_name) }
+                        form.logout method="post" action="/logout" {
+                            @if let Some(c) = ctx.csrf { input type="hidden" name="csrf" value=(c); }
+                            button type="submit" { (t(ctx.lang, "nav.logout")) }
+                        }
+                    }
+                }
+                main { (body) }
+            }
+        }
+    }
+}
