@@ -9,6 +9,14 @@
 //! own connection to it.
 //!
 //! What it is not for: HTTP (that is `web`), footage (that is `store`).
+//!
+//! Times are Unix seconds passed in by the caller (`now`), so the rules are testable with
+//! any clock. Password hashing costs real CPU (argon2id); call [`Govern::login`],
+//! [`Govern::create_user`] and [`Govern::set_password`] off async threads.
+
+mod account;
+
+pub use account::*;
 
 use serde::{Deserialize, Serialize};
 
@@ -72,5 +80,78 @@ pub fn authorize(user: &User, action: &Action) -> bool {
         (Role::Guard, _) => false,
         (Role::Viewer, LiveView { .. }) => true,
         (Role::Viewer, _) => false,
+    }
+}
+
+impl Role {
+    /// Every role, most powerful first.
+    pub const ALL: [Role; 4] = [
+        Role::Administrator,
+        Role::Leadership,
+        Role::Guard,
+        Role::Viewer,
+    ];
+
+    /// The role's stable name (as stored and typed on the command line).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Administrator => "administrator",
+            Role::Leadership => "leadership",
+            Role::Guard => "guard",
+            Role::Viewer => "viewer",
+        }
+    }
+}
+
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Role {
+    type Err = GovernError;
+    fn from_str(s: &str) -> Result<Role, GovernError> {
+        Role::ALL
+            .into_iter()
+            .find(|r| r.as_str().eq_ignore_ascii_case(s.trim()))
+            .ok_or_else(|| GovernError::UnknownRole(s.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod role_tests {
+    use super::*;
+
+    fn user(role: Role) -> User {
+        User {
+            id: 1,
+            username: "u".into(),
+            display_name: "U".into(),
+            role,
+            lang: "vi".into(),
+        }
+    }
+
+    #[test]
+    fn roles_parse_and_print() {
+        for r in Role::ALL {
+            assert_eq!(r.as_str().parse::<Role>().unwrap(), r);
+        }
+        assert!("root".parse::<Role>().is_err());
+    }
+
+    #[test]
+    fn configuration_is_for_administrators_only() {
+        for r in Role::ALL {
+            let u = user(r);
+            let admin = r == Role::Administrator;
+            assert_eq!(authorize(&u, &Action::ConfigureCameras), admin, "{r}");
+            assert_eq!(authorize(&u, &Action::ConfigureStorage), admin, "{r}");
+            assert_eq!(authorize(&u, &Action::ManageUsers), admin, "{r}");
+            assert!(authorize(&u, &Action::LiveView { camera: 1 }), "{r}");
+        }
+        assert!(authorize(&user(Role::Guard), &Action::ViewHealth));
+        assert!(!authorize(&user(Role::Viewer), &Action::ViewHealth));
     }
 }
