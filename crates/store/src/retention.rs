@@ -151,8 +151,14 @@ struct SegRow {
 
 #[derive(Clone, Copy)]
 enum Mode {
-    Retention { now: Ticks },
-    MakeRoom { bytes: u64 },
+    Retention {
+        now: Ticks,
+    },
+    MakeRoom {
+        bytes: u64,
+    },
+    /// Delete the stream's oldest segment that no hold keeps (the total storage limit).
+    Oldest,
 }
 
 impl Store {
@@ -188,6 +194,74 @@ impl Store {
             });
         }
         enforce(self, stream, Mode::MakeRoom { bytes })
+    }
+
+    /// Bytes of closed footage of all streams.
+    pub fn footage_bytes(&self) -> Result<u64, Error> {
+        let n: i64 = self
+            .conn()
+            .query_row(
+                "SELECT COALESCE(SUM(bytes), 0) FROM segment WHERE state = 'closed'",
+                [],
+                |r| r.get(0),
+            )
+            .ctx(|| "summing the footage's size".to_string())?;
+        Ok(n.max(0) as u64)
+    }
+
+    /// Keeps the footage of all streams together within `limit` bytes (the space Vigil may
+    /// use on its disk): deletes the oldest segments of any stream, holds respected, through
+    /// the same garbage protocol and retention cuts as the per-stream rules. Returns what it
+    /// deleted; stops early (and logs) when only held footage is left.
+    pub fn enforce_total(&self, limit: u64) -> Result<RetentionReport, Error> {
+        if !self.is_owner() {
+            return Err(Error::NotOwner {
+                what: "delete footage",
+            });
+        }
+        let mut report = RetentionReport::default();
+        // Bounded: each pass deletes at least one segment or stops.
+        for _ in 0..1_000_000 {
+            let (total, oldest): (i64, Option<StreamId>) = {
+                let conn = self.conn();
+                let total = conn
+                    .query_row(
+                        "SELECT COALESCE(SUM(bytes), 0) FROM segment WHERE state = 'closed'",
+                        [],
+                        |r| r.get(0),
+                    )
+                    .ctx(|| "summing the footage's size".to_string())?;
+                let oldest = conn
+                    .query_row(
+                        "SELECT stream_id FROM segment WHERE state = 'closed' \
+                         ORDER BY start LIMIT 1",
+                        [],
+                        |r| r.get(0),
+                    )
+                    .optional()
+                    .ctx(|| "finding the oldest footage".to_string())?;
+                (total, oldest)
+            };
+            if total.max(0) as u64 <= limit {
+                break;
+            }
+            let Some(stream) = oldest else { break };
+            let r = enforce(self, stream, Mode::Oldest)?;
+            if r.deleted_segments == 0 {
+                tracing::warn!(
+                    stream,
+                    limit,
+                    used = total,
+                    "over the storage limit, but the oldest footage is held: release holds or \
+                     add disk"
+                );
+                break;
+            }
+            report.deleted_segments += r.deleted_segments;
+            report.deleted_bytes += r.deleted_bytes;
+            report.streams.push(r);
+        }
+        Ok(report)
     }
 
     /// Places a hold; returns its id.
@@ -386,12 +460,13 @@ fn enforce(store: &Store, stream: StreamId, mode: Mode) -> Result<StreamRetentio
     let mut used: u64 = segs.iter().map(|s| s.bytes).sum();
     let extra = match mode {
         Mode::MakeRoom { bytes } => bytes,
-        Mode::Retention { .. } => 0,
+        Mode::Retention { .. } | Mode::Oldest => 0,
     };
     let cutoff = match mode {
         Mode::Retention { now } => Some(now - max_days * TICKS_PER_DAY),
-        Mode::MakeRoom { .. } => None,
+        Mode::MakeRoom { .. } | Mode::Oldest => None,
     };
+    let oldest = matches!(mode, Mode::Oldest);
     let mut report = StreamRetention {
         stream_id: stream,
         ..Default::default()
@@ -400,7 +475,8 @@ fn enforce(store: &Store, stream: StreamId, mode: Mode) -> Result<StreamRetentio
     let mut runs: Vec<(Vec<usize>, bool, bool)> = Vec::new();
     let mut in_run = false;
     for (i, s) in segs.iter().enumerate() {
-        let over_quota = quota > 0 && used.saturating_add(extra) > quota;
+        let over_quota = (quota > 0 && used.saturating_add(extra) > quota)
+            || (oldest && report.deleted_segments == 0);
         let too_old = cutoff.is_some_and(|c| s.end <= c);
         if !over_quota && !too_old {
             break;
@@ -435,6 +511,7 @@ fn enforce(store: &Store, stream: StreamId, mode: Mode) -> Result<StreamRetentio
         let last = &segs[*idx.last().expect("run is not empty")];
         let chain = blob32(last.chain.clone()).unwrap_or(db::GENESIS);
         let reason = match (by_quota, by_age) {
+            _ if oldest => "storage limit",
             (true, true) => "quota, max_days",
             (true, false) => "quota",
             _ => "max_days",

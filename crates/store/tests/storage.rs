@@ -601,3 +601,45 @@ fn flush_puts_every_frame_but_the_newest_on_disk() {
     assert_eq!(segs.iter().map(|s| s.frames).sum::<u64>(), 10);
     assert_decodes(&segs[0].path);
 }
+
+#[test]
+fn the_total_storage_limit_deletes_the_oldest_footage_of_any_stream() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, _) = Store::open(dir.path(), options(4)).unwrap();
+    let a = add_stream(&store, "a");
+    let b = add_stream(&store, "b");
+    // Stream a records first (older footage), then stream b; no per-stream quota.
+    let mut wa = store.writer(a).unwrap();
+    record(&mut wa, 0, 300, T0);
+    wa.close().unwrap();
+    let mut wb = store.writer(b).unwrap();
+    record(&mut wb, 0, 300, T0 + 60 * S);
+    wb.close().unwrap();
+    let used = |s| -> u64 {
+        store
+            .segments(s, 0, i64::MAX)
+            .unwrap()
+            .iter()
+            .map(|x| x.bytes)
+            .sum()
+    };
+    let (ua, ub) = (used(a), used(b));
+    let oldest_a = store.segments(a, 0, i64::MAX).unwrap()[0].seq;
+    // A limit that fits stream b and about half of stream a.
+    let limit = ub + ua / 2;
+    let r = store.enforce_total(limit).unwrap();
+    assert!(r.deleted_segments > 0);
+    assert!(used(a) + used(b) <= limit, "within the limit");
+    assert_eq!(used(b), ub, "the newer stream keeps everything");
+    assert!(
+        store.segments(a, 0, i64::MAX).unwrap()[0].seq > oldest_a,
+        "oldest first"
+    );
+    let report = store.verify_storage().unwrap();
+    assert!(report.is_ok(), "{report}");
+    // A client may not.
+    assert!(Store::open_client(dir.path())
+        .unwrap()
+        .enforce_total(0)
+        .is_err());
+}

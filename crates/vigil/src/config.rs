@@ -34,7 +34,9 @@ pub struct Config {
     /// How often the writer threads hand queued frames to the files, in milliseconds: a
     /// crash of the recorder loses at most this much video plus one frame.
     pub write_interval_ms: u32,
-    /// Total bytes Vigil may use under `data_dir` (0: no total cap beyond per-stream quotas).
+    /// Total bytes of footage Vigil may keep (0: what it has plus the disk's free space,
+    /// less a reserve of 2 % of the filesystem, at least 1 GiB). Enforced with the
+    /// per-stream plans at every retention run, oldest footage of any stream first.
     pub storage_bytes: u64,
 }
 

@@ -114,7 +114,18 @@ pub async fn serve(cfg: Config, stop_after: Option<Duration>) -> Result<()> {
             _ = retention_tick.tick() => {
                 let s = store.clone();
                 let now = now_ticks();
-                match tokio::task::spawn_blocking(move || s.run_retention(now)).await? {
+                let (dir, configured) = (cfg.data_dir.clone(), cfg.storage_bytes);
+                let r = tokio::task::spawn_blocking(move || -> Result<_> {
+                    let mut r = s.run_retention(now)?;
+                    let limit = storage_limit(&dir, configured, s.footage_bytes()?)?;
+                    let t = s.enforce_total(limit)?;
+                    r.deleted_segments += t.deleted_segments;
+                    r.deleted_bytes += t.deleted_bytes;
+                    r.streams.extend(t.streams);
+                    Ok(r)
+                })
+                .await?;
+                match r {
                     Ok(r) => if r.deleted_segments > 0 { info!(?r, "retention") },
                     Err(e) => error!("retention: {e:#}"),
                 }
@@ -128,6 +139,27 @@ pub async fn serve(cfg: Config, stop_after: Option<Duration>) -> Result<()> {
     tokio::task::spawn_blocking(move || pool.shutdown()).await?;
     let _ = std::fs::remove_file(&status_path);
     Ok(())
+}
+
+/// The bytes of footage Vigil may keep: `storage_bytes` from the config when set; else what
+/// it holds now plus the filesystem's free space, minus a reserve (2 % of the filesystem,
+/// at least 1 GiB) — so footage never fills the disk, even as other files grow.
+pub fn storage_limit(data_dir: &Path, configured: u64, footage: u64) -> Result<u64> {
+    if configured > 0 {
+        return Ok(configured);
+    }
+    let c = std::ffi::CString::new(data_dir.as_os_str().as_encoded_bytes())?;
+    // SAFETY: statvfs writes into the zeroed struct we pass; the path is NUL-terminated.
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    if unsafe { libc::statvfs(c.as_ptr(), &mut st) } != 0 {
+        return Err(std::io::Error::last_os_error())
+            .with_context(|| format!("statvfs {}", data_dir.display()));
+    }
+    let frsize = st.f_frsize as u64;
+    let total = st.f_blocks as u64 * frsize;
+    let avail = st.f_bavail as u64 * frsize;
+    let reserve = (total / 50).max(1 << 30);
+    Ok((footage + avail).saturating_sub(reserve))
 }
 
 pub fn now_ticks() -> media::Ticks {
