@@ -523,10 +523,10 @@ fn advise(plan: &Plan) -> Vec<Advice> {
             format!(
                 "The fleet needs {} of disk for {} days at the current bitrates \
                  ({} % reserve included): add {}.",
-                size(plan.needed_disk_bytes),
+                format_bytes(plan.needed_disk_bytes),
                 days(req),
                 pct(plan.reserve_fraction),
-                size(plan.shortfall_bytes)
+                format_bytes(plan.shortfall_bytes)
             ),
             &[
                 ("needed_disk_bytes", plan.needed_disk_bytes as f64),
@@ -730,7 +730,7 @@ fn camera_advice(plan: &Plan, group: &[&CameraPlan], out: &mut Vec<Advice>) {
          {it} to {}",
         mbps(cam.main_bps),
         days(equal_days),
-        size(c.equal_share_bytes),
+        format_bytes(c.equal_share_bytes),
         days(req),
         mbps(max_main)
     );
@@ -803,7 +803,7 @@ fn pct(f: f64) -> String {
 }
 
 /// Decimal units: "12.00 TB", "388.0 GB".
-fn size(bytes: u64) -> String {
+pub fn format_bytes(bytes: u64) -> String {
     let b = bytes as f64;
     if b >= 1e12 {
         format!("{:.2} TB", b / 1e12)
@@ -861,10 +861,10 @@ pub fn render_text(plan: &Plan) -> String {
         out,
         "Storage plan: {} camera(s), disk {}, reserve {} % ({}) → usable {}, required {} days",
         plan.cameras.len(),
-        size(plan.disk_bytes),
+        format_bytes(plan.disk_bytes),
         pct(plan.reserve_fraction),
-        size(plan.disk_bytes - plan.usable_bytes),
-        size(plan.usable_bytes),
+        format_bytes(plan.disk_bytes - plan.usable_bytes),
+        format_bytes(plan.usable_bytes),
         days(plan.required_days)
     );
     out.push('\n');
@@ -904,9 +904,9 @@ pub fn render_text(plan: &Plan) -> String {
             bitrate,
             if cam.measured { "measured" } else { "given" }.to_owned(),
             format!("{:.1}", cam.recording_hours_per_day),
-            size(c.quota_bytes),
+            format_bytes(c.quota_bytes),
             opt_days(c.forecast_days),
-            size(c.equal_share_bytes),
+            format_bytes(c.equal_share_bytes),
             opt_days(c.equal_share_days),
             c.max_main_bps.map_or_else(|| "-".to_owned(), mbps),
             status.to_owned(),
@@ -921,7 +921,7 @@ pub fn render_text(plan: &Plan) -> String {
         mbps(plan.total_recorded_bps),
         String::new(),
         String::new(),
-        size(quota_sum),
+        format_bytes(quota_sum),
         opt_days(plan.fleet_days),
         String::new(),
         String::new(),
@@ -939,7 +939,7 @@ pub fn render_text(plan: &Plan) -> String {
         out,
         "Fleet: {} written per day, keeps {} days (required {}). Budget: {} per camera \
          recording all day.",
-        size(plan.total_bytes_per_day.round() as u64),
+        format_bytes(plan.total_bytes_per_day.round() as u64),
         opt_days(plan.fleet_days),
         days(plan.required_days),
         mbps(plan.budget_bps_per_camera)
@@ -949,8 +949,8 @@ pub fn render_text(plan: &Plan) -> String {
             out,
             "Disk needed for {} days at these bitrates: {} (add {}).",
             days(plan.required_days),
-            size(plan.needed_disk_bytes),
-            size(plan.shortfall_bytes)
+            format_bytes(plan.needed_disk_bytes),
+            format_bytes(plan.shortfall_bytes)
         );
     }
     if !plan.advice.is_empty() {

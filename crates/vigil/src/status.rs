@@ -99,17 +99,6 @@ fn open_store(cfg: &Config) -> Result<store::Store> {
     Ok(store::Store::open_client(&cfg.data_dir)?)
 }
 
-fn fmt_bytes(b: u64) -> String {
-    let b = b as f64;
-    if b >= 1e12 {
-        format!("{:.2} TB", b / 1e12)
-    } else if b >= 1e9 {
-        format!("{:.2} GB", b / 1e9)
-    } else {
-        format!("{:.1} MB", b / 1e6)
-    }
-}
-
 pub fn print(cfg: &Config, json: bool) -> Result<()> {
     let store = open_store(cfg)?;
     let now = crate::recorder::now_ticks();
@@ -169,7 +158,7 @@ pub fn print(cfg: &Config, json: bool) -> Result<()> {
             fps,
             rate,
             recon,
-            fmt_bytes(u.used_bytes),
+            store::plan::format_bytes(u.used_bytes),
             forecast,
             u.min_days,
             alarms.join("; ")
