@@ -38,6 +38,28 @@ pub struct Config {
     /// less a reserve of 2 % of the filesystem, at least 1 GiB). Enforced with the
     /// per-stream plans at every retention run, oldest footage of any stream first.
     pub storage_bytes: u64,
+    /// Where the web UI listens, e.g. `127.0.0.1:8443` or `0.0.0.0:443`; empty: no web UI.
+    pub web_listen: String,
+    /// `self-signed` (a certificate generated on first run in `DATA/tls/`), `files`
+    /// (`web_cert` + `web_key`, PEM) or `off` (plain HTTP: only on 127.0.0.1 or behind a
+    /// TLS proxy).
+    pub web_tls: WebTls,
+    /// PEM certificate chain for `web_tls = "files"`.
+    pub web_cert: Option<PathBuf>,
+    /// PEM private key for `web_tls = "files"`.
+    pub web_key: Option<PathBuf>,
+    /// Minutes without activity after which a web session ends.
+    pub idle_timeout_minutes: u32,
+}
+
+/// How the web UI speaks TLS.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum WebTls {
+    #[default]
+    SelfSigned,
+    Files,
+    Off,
 }
 
 impl Default for Config {
@@ -53,6 +75,11 @@ impl Default for Config {
             writer_threads: 2,
             write_interval_ms: 250,
             storage_bytes: 0,
+            web_listen: "127.0.0.1:8443".into(),
+            web_tls: WebTls::SelfSigned,
+            web_cert: None,
+            web_key: None,
+            idle_timeout_minutes: 30,
         }
     }
 }
@@ -115,7 +142,45 @@ impl Config {
             self.retention_interval_seconds >= 1,
             "retention_interval_seconds must be at least 1"
         );
+        if !self.web_listen.is_empty() {
+            self.web_listen
+                .parse::<std::net::SocketAddr>()
+                .map_err(|_| {
+                    anyhow::anyhow!(
+                        "web_listen = {:?} is not an address: use IP:PORT, e.g. \"127.0.0.1:8443\" \
+                         (or \"\" for no web UI)",
+                        self.web_listen
+                    )
+                })?;
+        }
+        anyhow::ensure!(
+            self.web_tls != WebTls::Files || (self.web_cert.is_some() && self.web_key.is_some()),
+            "web_tls = \"files\" needs web_cert and web_key (PEM files)"
+        );
+        anyhow::ensure!(
+            (1..=720).contains(&self.idle_timeout_minutes),
+            "idle_timeout_minutes = {} is out of range: use 1..=720 (30 recommended)",
+            self.idle_timeout_minutes
+        );
         Ok(())
+    }
+
+    /// The web server's settings, or `None` when `web_listen` is empty.
+    pub fn web_config(&self) -> Option<web::WebConfig> {
+        let listen = self.web_listen.parse().ok()?;
+        let tls = match self.web_tls {
+            WebTls::Off => web::TlsMode::Off,
+            WebTls::SelfSigned => web::TlsMode::SelfSigned,
+            WebTls::Files => web::TlsMode::Files {
+                cert: self.web_cert.clone()?,
+                key: self.web_key.clone()?,
+            },
+        };
+        Some(web::WebConfig {
+            listen,
+            tls,
+            data_dir: self.data_dir.clone(),
+        })
     }
 }
 
@@ -133,6 +198,27 @@ mod tests {
     #[test]
     fn unknown_field_is_an_error() {
         assert!(toml::from_str::<Config>("segment_secs = 5").is_err());
+    }
+
+    #[test]
+    fn web_fields() {
+        let c: Config = toml::from_str(
+            "web_listen = \"0.0.0.0:443\"\nweb_tls = \"files\"\nweb_cert = \"c.pem\"\nweb_key = \"k.pem\"",
+        )
+        .unwrap();
+        c.validate().unwrap();
+        assert!(matches!(
+            c.web_config().unwrap().tls,
+            web::TlsMode::Files { .. }
+        ));
+        let c: Config = toml::from_str("web_tls = \"files\"").unwrap();
+        assert!(c.validate().is_err());
+        let c: Config = toml::from_str("web_listen = \"\"\nweb_tls = \"off\"").unwrap();
+        c.validate().unwrap();
+        assert!(c.web_config().is_none());
+        let c: Config = toml::from_str("web_listen = \"localhost\"").unwrap();
+        assert!(c.validate().is_err());
+        assert_eq!(Config::default().web_tls, WebTls::SelfSigned);
     }
 
     #[test]

@@ -91,8 +91,12 @@ pub async fn run(a: DemoArgs) -> Result<()> {
         .collect();
     crate::camera_cmd::add_demo_cameras(&data_dir, &urls, &cam_user, &cam_pass)?;
 
+    let logins = create_demo_users(&data_dir)?;
     let cfg = Config {
         data_dir: data_dir.clone(),
+        // Plain HTTP on the loopback address only; `vigil serve` defaults to TLS.
+        web_listen: format!("127.0.0.1:{}", a.web_port),
+        web_tls: crate::config::WebTls::Off,
         ..Config::default()
     };
     println!("Vigil demo");
@@ -113,15 +117,56 @@ pub async fn run(a: DemoArgs) -> Result<()> {
         "  verify         : vigil verify-storage -d {}",
         data_dir.display()
     );
-    println!("  (the web UI and its logins arrive with the control-room issue)");
-    // Machine-readable lines for scripts and tests.
-    if let Some(c) = sim.control_addr() {
-        println!("SIMCONTROL http://{c}");
-    }
-    println!("Recording; Ctrl-C stops.");
-    use std::io::Write;
-    std::io::stdout().flush()?;
-    let res = crate::recorder::serve(cfg, a.seconds.map(Duration::from_secs)).await;
+    let control = sim.control_addr();
+    let on_web: crate::recorder::OnWeb = Box::new(move |url: Option<&str>| {
+        match url {
+            Some(u) => {
+                println!(
+                    "  web UI         : {u}  (plain HTTP on 127.0.0.1; `vigil serve` uses TLS)"
+                );
+                println!("  logins (random passwords, made for this demo):");
+                for (role, user, pass) in &logins {
+                    println!("    {role:<14} {user:<8} {pass}");
+                }
+            }
+            None => println!("  web UI         : not started (see the log above)"),
+        }
+        // Machine-readable lines for scripts and tests.
+        if let Some(c) = control {
+            println!("SIMCONTROL http://{c}");
+        }
+        if let Some(u) = url {
+            println!("WEB {u}");
+            for (role, user, pass) in &logins {
+                println!("LOGIN {role} {user} {pass}");
+            }
+        }
+        println!("Recording; Ctrl-C stops.");
+        use std::io::Write;
+        let _ = std::io::stdout().flush();
+    });
+    let res =
+        crate::recorder::serve_with(cfg, a.seconds.map(Duration::from_secs), Some(on_web)).await;
     sim.shutdown().await;
     res
+}
+
+/// One user per role with a random password: (role, user name, password).
+fn create_demo_users(data_dir: &std::path::Path) -> Result<Vec<(String, String, String)>> {
+    let g = govern::Govern::open(&data_dir.join(store::DB_FILE))
+        .context("opening the demo's user database")?;
+    let now = crate::user_cmd::now_secs();
+    let mut out = Vec::new();
+    for (role, name, display) in [
+        (govern::Role::Administrator, "admin", "Nhân viên CNTT"),
+        (govern::Role::Leadership, "leader", "Ban giám hiệu"),
+        (govern::Role::Guard, "guard", "Tổ bảo vệ"),
+        (govern::Role::Viewer, "viewer", "Người xem"),
+    ] {
+        let pass = crate::camera_cmd::random_password();
+        g.create_user(name, display, role, &pass, now)
+            .with_context(|| format!("creating the demo user {name}"))?;
+        out.push((role.as_str().to_string(), name.to_string(), pass));
+    }
+    Ok(out)
 }

@@ -13,6 +13,8 @@ mod procstat;
 mod recorder;
 mod sim_cmd;
 mod status;
+mod user_cmd;
+mod webui;
 mod writer_pool;
 
 use std::path::PathBuf;
@@ -84,6 +86,9 @@ enum Cmd {
         #[command(flatten)]
         data: DataArgs,
     },
+    /// Add, list and manage the people who sign in to the web UI.
+    #[command(subcommand)]
+    User(user_cmd::UserCmd),
     /// Benchmarks (`vigil bench ingest`).
     #[command(subcommand)]
     Bench(bench::BenchCmd),
@@ -158,6 +163,10 @@ fn run(cli: Cli) -> Result<std::process::ExitCode> {
             } else {
                 ExitCode::from(1)
             })
+        }
+        Cmd::User(c) => {
+            user_cmd::run(c)?;
+            Ok(ExitCode::SUCCESS)
         }
         Cmd::Bench(b) => {
             bench::run(b)?;

@@ -61,6 +61,18 @@ impl Running {
 }
 
 pub async fn serve(cfg: Config, stop_after: Option<Duration>) -> Result<()> {
+    serve_with(cfg, stop_after, None).await
+}
+
+/// Called once the web UI listens, with its URL (`None`: no web UI).
+pub type OnWeb = Box<dyn FnOnce(Option<&str>) + Send>;
+
+/// [`serve`], telling `on_web` where the web UI listens (the demo prints it).
+pub async fn serve_with(
+    cfg: Config,
+    stop_after: Option<Duration>,
+    on_web: Option<OnWeb>,
+) -> Result<()> {
     std::fs::create_dir_all(&cfg.data_dir).with_context(|| {
         format!(
             "creating the data directory {}: check the path and its permissions",
@@ -86,6 +98,18 @@ pub async fn serve(cfg: Config, stop_after: Option<Duration>) -> Result<()> {
     .context("starting the writer threads")?;
     let mut running: HashMap<i64, Running> = HashMap::new();
     let live = web::LiveRegistry::default();
+    // The web UI beside the recorder, over the same store and live streams. A web UI that
+    // cannot start (port in use, bad certificate) is logged; recording goes on.
+    let web_ui = match crate::webui::start(&cfg, store.clone(), live.clone()).await {
+        Ok(w) => w,
+        Err(e) => {
+            error!("web UI not started: {e:#}");
+            None
+        }
+    };
+    if let Some(f) = on_web {
+        f(web_ui.as_ref().map(|w| w.url.as_str()));
+    }
     let stop = async {
         match stop_after {
             Some(d) => tokio::time::sleep(d).await,
@@ -135,6 +159,9 @@ pub async fn serve(cfg: Config, stop_after: Option<Duration>) -> Result<()> {
     info!("stopping: closing every open segment");
     for (_, r) in running.drain() {
         r.handle.stop();
+    }
+    if let Some(w) = web_ui {
+        w.stop().await;
     }
     tokio::task::spawn_blocking(move || pool.shutdown()).await?;
     let _ = std::fs::remove_file(&status_path);

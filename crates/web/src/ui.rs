@@ -1,6 +1,6 @@
 //! The page layout shared by every server-rendered page.
 
-use maud::{html, Markup, DOCTYPE};
+use maud::{html, Markup, PreEscaped, DOCTYPE};
 
 use crate::i18n::{t, Lang};
 
@@ -23,6 +23,8 @@ pub fn layout(ctx: &PageCtx<'_>, title: &str, body: Markup) -> Markup {
                 @if let Some(c) = ctx.csrf { meta name="csrf" content=(c); }
                 title { (title) " · " (t(ctx.lang, "app.name")) }
                 link rel="stylesheet" href="/assets/app.css";
+                // The string bundle for the ES modules (same table as the server's).
+                script #i18n type="application/json" { (PreEscaped(i18n_json(ctx.lang))) }
             }
             body {
                 @if let Some(u) = ctx.user {
@@ -37,6 +39,9 @@ pub fn layout(ctx: &PageCtx<'_>, title: &str, body: Markup) -> Markup {
                             a href="/storage" { (t(ctx.lang, "nav.storage")) }
                         }
                         span.user { (u.display_name) }
+                        a.lang href=(match ctx.lang { Lang::Vi => "?lang=en", Lang::En => "?lang=vi" }) {
+                            (match ctx.lang { Lang::Vi => "English", Lang::En => "Tiếng Việt" })
+                        }
                         form.logout method="post" action="/logout" {
                             @if let Some(c) = ctx.csrf { input type="hidden" name="csrf" value=(c); }
                             button type="submit" { (t(ctx.lang, "nav.logout")) }
@@ -47,4 +52,13 @@ pub fn layout(ctx: &PageCtx<'_>, title: &str, body: Markup) -> Markup {
             }
         }
     }
+}
+
+/// The translation bundle as JSON safe to embed in a `<script>` element (`<` escaped).
+fn i18n_json(lang: Lang) -> String {
+    crate::i18n::bundle(lang)
+        .to_string()
+        .replace('<', "\\u003c")
+        .replace('>', "\\u003e")
+        .replace('&', "\\u0026")
 }
