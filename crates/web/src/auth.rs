@@ -264,7 +264,7 @@ pub async fn guard(State(st): State<AppState>, req: Request, next: Next) -> Resp
     let secure = st.settings.secure_cookies;
     let path = parts.uri.path().to_string();
     let set_lang = query_param(&parts, "lang").map(|l| (Lang::from_code(&l), secure));
-    if path.starts_with("/assets/") {
+    if path.starts_with("/assets/") || path == "/favicon.ico" {
         let mut r = next.run(Request::from_parts(parts, body)).await;
         security_headers(&mut r, None);
         return r;
@@ -349,6 +349,8 @@ pub fn routes() -> Router<AppState> {
         .route("/setup", get(setup_page).post(setup_submit))
         .route("/logout", post(logout))
         .route("/assets/app.css", get(app_css))
+        // No icon: answer at once instead of redirecting the browser's automatic fetch.
+        .route("/favicon.ico", get(|| async { StatusCode::NO_CONTENT }))
         .route("/api/i18n", get(i18n_bundle))
         .route("/api/me", get(me))
 }
@@ -391,6 +393,7 @@ struct LoginForm {
 
 /// Renders the login or set-up form with a fresh double-submit token.
 fn credentials_page(
+    headers: &HeaderMap,
     lang: Lang,
     secure: bool,
     setup: bool,
@@ -398,7 +401,12 @@ fn credentials_page(
     err: Option<String>,
     username: &str,
 ) -> Response {
-    let token = hex::encode(rand::random::<[u8; 32]>());
+    // Reuse the browser's token while it is valid: a page's form must keep matching the
+    // cookie even when another request (a second tab, the browser's /favicon.ico fetch
+    // answered by this page) renders the page again.
+    let token = cookie(headers, PRE_CSRF_COOKIE)
+        .filter(|c| c.len() == 64 && c.bytes().all(|b| b.is_ascii_hexdigit()))
+        .unwrap_or_else(|| hex::encode(rand::random::<[u8; 32]>()));
     let ctx = PageCtx {
         lang,
         user: None,
@@ -464,11 +472,16 @@ async fn has_users(st: &AppState) -> Result<bool, Response> {
     }
 }
 
-async fn login_page(State(st): State<AppState>, lang: Option<axum::Extension<Lang>>) -> Response {
+async fn login_page(
+    State(st): State<AppState>,
+    lang: Option<axum::Extension<Lang>>,
+    headers: HeaderMap,
+) -> Response {
     let lang = req_lang(lang);
     match has_users(&st).await {
         Ok(false) => Redirect::to("/setup").into_response(),
         Ok(true) => credentials_page(
+            &headers,
             lang,
             st.settings.secure_cookies,
             false,
@@ -480,11 +493,16 @@ async fn login_page(State(st): State<AppState>, lang: Option<axum::Extension<Lan
     }
 }
 
-async fn setup_page(State(st): State<AppState>, lang: Option<axum::Extension<Lang>>) -> Response {
+async fn setup_page(
+    State(st): State<AppState>,
+    lang: Option<axum::Extension<Lang>>,
+    headers: HeaderMap,
+) -> Response {
     let lang = req_lang(lang);
     match has_users(&st).await {
         Ok(true) => Redirect::to("/login").into_response(),
         Ok(false) => credentials_page(
+            &headers,
             lang,
             st.settings.secure_cookies,
             true,
@@ -534,6 +552,7 @@ async fn login_submit(
     let secure = st.settings.secure_cookies;
     if !pre_csrf_ok(&headers, &form) || !origin_ok_headers(&headers) {
         return credentials_page(
+            &headers,
             lang,
             secure,
             false,
@@ -584,7 +603,15 @@ async fn login_submit(
             )
         }
     };
-    credentials_page(lang, secure, false, status, Some(msg), &form.username)
+    credentials_page(
+        &headers,
+        lang,
+        secure,
+        false,
+        status,
+        Some(msg),
+        &form.username,
+    )
 }
 
 /// `Origin` (when sent) must name this server (login/set-up have no session to check).
@@ -608,6 +635,7 @@ async fn setup_submit(
     let secure = st.settings.secure_cookies;
     if !pre_csrf_ok(&headers, &form) || !origin_ok_headers(&headers) {
         return credentials_page(
+            &headers,
             lang,
             secure,
             true,
@@ -618,6 +646,7 @@ async fn setup_submit(
     }
     if !form.password_confirm.is_empty() && form.password_confirm != form.password {
         return credentials_page(
+            &headers,
             lang,
             secure,
             true,
@@ -657,6 +686,7 @@ async fn setup_submit(
                 govern::WeakPassword::Common => "setup.common",
             };
             credentials_page(
+                &headers,
                 lang,
                 secure,
                 true,
@@ -666,6 +696,7 @@ async fn setup_submit(
             )
         }
         Ok(Err(govern::GovernError::BadUsername(_))) => credentials_page(
+            &headers,
             lang,
             secure,
             true,
@@ -676,6 +707,7 @@ async fn setup_submit(
         other => {
             error!("set-up: {:?}", other.map(|r| r.map(|_| ())));
             credentials_page(
+                &headers,
                 lang,
                 secure,
                 true,

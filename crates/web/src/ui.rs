@@ -22,6 +22,7 @@ pub fn layout(ctx: &PageCtx<'_>, title: &str, body: Markup) -> Markup {
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 @if let Some(c) = ctx.csrf { meta name="csrf" content=(c); }
                 title { (title) " · " (t(ctx.lang, "app.name")) }
+                link rel="icon" href="data:,";
                 link rel="stylesheet" href="/assets/app.css";
                 // The string bundle for the ES modules (same table as the server's).
                 script #i18n type="application/json" { (PreEscaped(i18n_json(ctx.lang))) }

@@ -539,6 +539,42 @@ async fn login_forms_need_their_own_token() {
 }
 
 #[tokio::test]
+async fn a_second_login_page_keeps_the_browsers_token() {
+    // Browsers fetch more than the page (a second tab, /favicon.ico): rendering the login
+    // page again must not replace the token the first form carries.
+    let e = env();
+    let get = |cookie: Option<String>| {
+        let app = e.app.clone();
+        async move {
+            send(
+                &app,
+                req(Method::GET, "/login", cookie.as_deref(), "10.0.0.4")
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await
+        }
+    };
+    let first = get(None).await;
+    let pre = first.cookie(web::auth::PRE_CSRF_COOKIE).unwrap();
+    let again = get(Some(format!("{}={pre}", web::auth::PRE_CSRF_COOKIE))).await;
+    assert_eq!(
+        again.cookie(web::auth::PRE_CSRF_COOKIE).as_deref(),
+        Some(pre.as_str())
+    );
+    assert!(again.body.contains(&pre), "the form carries the same token");
+    // The icon is answered without a redirect to the login page.
+    let icon = send(
+        &e.app,
+        req(Method::GET, "/favicon.ico", None, "10.0.0.4")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(icon.status, StatusCode::NO_CONTENT);
+}
+
+#[tokio::test]
 async fn the_sixth_wrong_password_locks_the_account() {
     let e = env();
     for i in 0..5 {
