@@ -154,7 +154,12 @@ pub struct Join {
 #[derive(Clone, Default)]
 pub struct LiveHubs {
     inner: Arc<Mutex<HubMap>>,
+    /// Set once [`LiveHubs::keep_warm`] runs: hubs then never stop for lack of viewers.
+    warm: Arc<std::sync::atomic::AtomicBool>,
 }
+
+/// How often [`LiveHubs::keep_warm`] looks for new streams.
+const WARM_INTERVAL: Duration = Duration::from_secs(5);
 
 type HubMap = HashMap<(i64, StreamKind), Arc<Hub>>;
 
@@ -179,6 +184,36 @@ impl LiveHubs {
     /// start at once from its cached GOP.
     pub fn warm(&self, camera: i64, kind: StreamKind, monitor: &ingest::StreamMonitor) {
         self.hub(camera, kind, monitor);
+    }
+
+    /// Keeps a hub (with its cached GOP) running for every stream in `live`, now and as
+    /// streams come and go, so that any tile opens at once instead of waiting up to a GOP
+    /// for a key frame. Costs one task and one GOP of memory per stream (about 1 MB for a
+    /// 4 Mbit/s main stream with 2 s GOPs). Starts once; later calls do nothing. The
+    /// background task ends when every clone of these hubs is dropped.
+    pub fn keep_warm(&self, live: &crate::LiveRegistry) {
+        if self.warm.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            return;
+        }
+        let weak = Arc::downgrade(&self.inner);
+        let warm = self.warm.clone();
+        let live = live.clone();
+        tokio::spawn(async move {
+            // Bounded by the hubs' life: stops once they are dropped.
+            while let Some(inner) = weak.upgrade() {
+                let hubs = LiveHubs {
+                    inner,
+                    warm: warm.clone(),
+                };
+                for ((camera, kind), _) in live.stats() {
+                    if let Some(m) = live.get(camera, kind) {
+                        hubs.warm(camera, kind, &m);
+                    }
+                }
+                drop(hubs);
+                tokio::time::sleep(WARM_INTERVAL).await;
+            }
+        });
     }
 
     /// Number of running hubs.
@@ -207,7 +242,7 @@ impl LiveHubs {
         let hubs = self.clone();
         let h = hub.clone();
         tokio::spawn(async move {
-            run_hub(&h, rx).await;
+            run_hub(&h, rx, &hubs.warm).await;
             h.state().ended = true;
             let mut map = hubs.map();
             if map.get(&(camera, kind)).is_some_and(|x| Arc::ptr_eq(x, &h)) {
@@ -324,14 +359,18 @@ pub fn fragment_bytes(sequence: u32, tfdt: u64, duration: u32, frame: &Frame) ->
     Bytes::from(b)
 }
 
-async fn run_hub(hub: &Hub, mut rx: broadcast::Receiver<Frame>) {
+async fn run_hub(
+    hub: &Hub,
+    mut rx: broadcast::Receiver<Frame>,
+    warm: &std::sync::atomic::AtomicBool,
+) {
     let mut pk = Packager::new();
     let mut out = Vec::with_capacity(2);
     let mut idle_since: Option<Instant> = None;
     // Bounded by the stream's life: ends when the camera's bus closes or nobody watches.
     loop {
         let r = tokio::time::timeout(HUB_IDLE, rx.recv()).await;
-        if hub.tx.receiver_count() == 0 {
+        if hub.tx.receiver_count() == 0 && !warm.load(std::sync::atomic::Ordering::Relaxed) {
             let since = *idle_since.get_or_insert_with(Instant::now);
             if since.elapsed() >= HUB_IDLE {
                 break;
@@ -716,13 +755,14 @@ async fn live_page(
         }
         Err(_) => return StatusCode::INTERNAL_SERVER_ERROR.into_response(),
     };
-    // Start the hubs of the grid's streams so that every tile after the first starts from
-    // a cached GOP.
+    // Start the hubs of the grid's streams now, so that tiles start from a cached GOP.
     for tile in &tiles {
         if let Some(m) = st.live.get(tile.camera, tile.grid_kind) {
             hubs.warm(tile.camera, tile.grid_kind, &m);
         }
     }
+    // From now on keep every stream's GOP cached (a control room watches all day).
+    hubs.keep_warm(&st.live);
     let lang = authed.lang;
     let ctx = authed.ctx();
     let body = html! {
