@@ -7,7 +7,8 @@
 //!   a camera disconnected for 8 s through the simulator's fault control shows as a hole
 //!   on the playback timeline; playback at a past moment shows frames; the storage and
 //!   health pages (administrator) render. Screenshots of the wall, playback, storage and
-//!   health pages at 1920×1080 go to `docs/screenshots/`.
+//!   health pages at 1920×1080 go to `target/screenshots/` (`docs/screenshots/` with
+//!   `VIGIL_UPDATE_SCREENSHOTS=1`).
 //! - `wall_of_36_plays_30_sub_streams`: the 36-tile layout with 30 simulated cameras
 //!   (pre-encoded loop source) plays every tile.
 //!
@@ -42,8 +43,16 @@ fn runtime() -> tokio::runtime::Runtime {
         .expect("tokio runtime")
 }
 
+/// Where screenshots go: `target/screenshots`, or `docs/screenshots` (the committed
+/// ones) when `VIGIL_UPDATE_SCREENSHOTS=1`, so that a test run leaves the tree clean.
 fn screenshots_dir() -> PathBuf {
-    common::repo_root().join("docs/screenshots")
+    let dir = if std::env::var_os("VIGIL_UPDATE_SCREENSHOTS").is_some() {
+        common::repo_root().join("docs/screenshots")
+    } else {
+        common::repo_root().join("target/screenshots")
+    };
+    std::fs::create_dir_all(&dir).expect("creating the screenshots directory");
+    dir
 }
 
 /// Clicks the layout button and waits for the wall to take that layout.
