@@ -260,8 +260,10 @@ fn unique_name_error(e: rusqlite::Error, name: &str) -> Error {
 }
 
 impl Store {
-    /// Adds a camera with its main stream and, if it has a sub URL, its sub stream, both
-    /// recorded with the default retention (no byte quota, 20–30 days).
+    /// Adds a camera with its main stream (recorded) and, if it has a sub URL, its sub stream
+    /// (watched live; recorded only once `set_stream_record` says so — the storage plan's
+    /// budget is for the main streams), with the default retention (no byte quota, 20–30
+    /// days).
     pub fn add_camera(&self, c: NewCamera) -> Result<CameraId, Error> {
         validate(&c)?;
         let mut conn = self.conn();
@@ -286,9 +288,9 @@ impl Store {
         )
         .map_err(|e| unique_name_error(e, &c.name))?;
         let id = tx.last_insert_rowid();
-        ensure_stream(&tx, id, StreamKind::Main, true)?;
+        ensure_stream(&tx, id, StreamKind::Main, Some(true))?;
         if c.sub_url.is_some() {
-            ensure_stream(&tx, id, StreamKind::Sub, true)?;
+            ensure_stream(&tx, id, StreamKind::Sub, Some(false))?;
         }
         tx.commit().ctx(|| format!("adding camera {:?}", c.name))?;
         tracing::info!(camera = id, name = %c.name, "camera added");
@@ -336,7 +338,14 @@ impl Store {
             return Err(Error::CameraNotFound(id.to_string()));
         }
         if c.sub_url != cur.sub_url {
-            ensure_stream(&tx, id, StreamKind::Sub, c.sub_url.is_some())?;
+            // A new sub URL: the stream exists (its record flag kept if it existed before);
+            // no sub URL: it is no longer recorded (its footage stays until retention).
+            let record = if c.sub_url.is_some() {
+                None
+            } else {
+                Some(false)
+            };
+            ensure_stream(&tx, id, StreamKind::Sub, record)?;
         }
         tx.commit().ctx(|| format!("updating camera {id}"))?;
         Ok(())
@@ -534,21 +543,27 @@ fn ensure_stream(
     tx: &rusqlite::Transaction<'_>,
     camera: CameraId,
     kind: StreamKind,
-    record: bool,
+    record: Option<bool>,
 ) -> Result<(), Error> {
-    if record {
-        tx.execute(
-            "INSERT INTO stream (camera_id, kind, record, min_days, max_days) \
-             VALUES (?1, ?2, 1, ?3, ?4) \
-             ON CONFLICT (camera_id, kind) DO UPDATE SET record = 1",
-            params![camera, kind.as_str(), DEFAULT_MIN_DAYS, DEFAULT_MAX_DAYS],
-        )
-    } else {
-        tx.execute(
-            "UPDATE stream SET record = 0 WHERE camera_id = ?1 AND kind = ?2",
-            params![camera, kind.as_str()],
-        )
-    }
+    // The row exists (created not recorded unless asked); then the flag, when given.
+    tx.execute(
+        "INSERT INTO stream (camera_id, kind, record, min_days, max_days) \
+         VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (camera_id, kind) DO NOTHING",
+        params![
+            camera,
+            kind.as_str(),
+            record.unwrap_or(false),
+            DEFAULT_MIN_DAYS,
+            DEFAULT_MAX_DAYS
+        ],
+    )
     .ctx(|| format!("creating the {} stream of camera {camera}", kind.as_str()))?;
+    if let Some(r) = record {
+        tx.execute(
+            "UPDATE stream SET record = ?3 WHERE camera_id = ?1 AND kind = ?2",
+            params![camera, kind.as_str(), r],
+        )
+        .ctx(|| format!("updating the {} stream of camera {camera}", kind.as_str()))?;
+    }
     Ok(())
 }

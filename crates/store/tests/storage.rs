@@ -473,9 +473,11 @@ fn cameras_streams_settings_and_password_redaction() {
     assert!(store.add_camera(c).is_err(), "duplicate name");
     let streams = store.streams().unwrap();
     assert_eq!(streams.len(), 2);
+    assert!(streams.iter().all(|s| s.min_days == 20 && s.max_days == 30));
+    // The main stream is recorded; the sub-stream is for live view until asked.
     assert!(streams
         .iter()
-        .all(|s| s.min_days == 20 && s.max_days == 30 && s.record));
+        .all(|s| s.record == (s.kind == store::StreamKind::Main)));
     let cam = store.camera_by_name("front").unwrap().unwrap();
     assert_eq!(cam.password.as_deref(), Some("secret-password"));
     assert_eq!(

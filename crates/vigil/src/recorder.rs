@@ -216,7 +216,8 @@ async fn reconcile(
         };
         // Every stream of an enabled camera runs (the live wall watches sub-streams);
         // only those with `record` are written.
-        if !cam.enabled {
+        // A stream without a URL (a sub URL removed) has nothing to connect to.
+        if !cam.enabled || st.url.is_empty() {
             continue;
         }
         let fp = format!(

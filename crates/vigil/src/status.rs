@@ -153,7 +153,7 @@ pub fn print(cfg: &Config, json: bool) -> Result<()> {
         println!(
             "{:<16} {:<5} {:<11} {:>6} {:>10} {:>5} {:>10} {:>9} {:>6} d  {}",
             u.camera,
-            u.kind,
+            u.kind.to_string(),
             state,
             fps,
             rate,
