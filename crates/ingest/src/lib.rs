@@ -108,7 +108,15 @@ impl std::fmt::Display for DiscontinuityReason {
 pub(crate) struct Shared {
     pub(crate) stats: Mutex<stats::StatsInner>,
     pub(crate) bus: broadcast::Sender<Frame>,
+    /// The frames since the latest key frame (the current GOP), so that a live viewer can
+    /// start at once instead of waiting up to a GOP for the next key frame. The frames are
+    /// the same shared buffers the recorder holds: the cost is keeping them a GOP longer.
+    pub(crate) gop: Mutex<Vec<Frame>>,
 }
+
+/// Most frames kept for the current GOP; a longer GOP is not cached (viewers then wait
+/// for the next key frame).
+pub(crate) const MAX_GOP_FRAMES: usize = 300;
 
 impl Shared {
     pub(crate) fn stats(&self) -> std::sync::MutexGuard<'_, stats::StatsInner> {
@@ -136,6 +144,13 @@ impl StreamMonitor {
     /// next key frame; ingest never waits for it.
     pub fn subscribe(&self) -> broadcast::Receiver<Frame> {
         self.shared.bus.subscribe()
+    }
+
+    /// The frames of the current GOP, from its key frame (empty before the first key
+    /// frame, after a gap, or when the GOP is longer than the cache). Subscribe first, then
+    /// take this, and skip bus frames not newer than its last.
+    pub fn gop(&self) -> Vec<Frame> {
+        self.shared.gop.lock().unwrap_or_else(PoisonError::into_inner).clone()
     }
 
     /// The stream's latest parameters, if a frame has been seen.
@@ -212,6 +227,7 @@ pub fn spawn(cfg: StreamConfig, events: mpsc::Sender<Event>) -> StreamHandle {
             Instant::now(),
         )),
         bus,
+        gop: Mutex::new(Vec::new()),
     });
     let (stop, stop_rx) = watch::channel(false);
     let task = tokio::spawn(session::Supervisor::new(cfg, events, shared.clone()).run(stop_rx));

@@ -9,7 +9,7 @@
 //! channel lacks room, frames are dropped until a key frame fits.
 
 use std::convert::Infallible;
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -279,6 +279,7 @@ impl Supervisor {
                 self.pending.clock = Some(reason);
                 self.shared.stats().break_gop();
             }
+            let first_frame_now = first_frame.is_none();
             if first_frame.is_none() {
                 *first_frame = Some(recv);
                 info!(camera = %target.camera, url = %target.redacted, codec = p.codec.as_str(), width = p.width, height = p.height, "streaming");
@@ -300,6 +301,7 @@ impl Supervisor {
                 params: p,
                 loss,
             };
+            self.cache_gop(&frame, step.is_some() || first_frame_now);
             if self.shared.bus.receiver_count() > 0 {
                 // Never blocks: a lagging subscriber loses its oldest frames.
                 let _ = self.shared.bus.send(frame.clone());
@@ -314,6 +316,22 @@ impl Supervisor {
             }
             if s.state() != StreamState::Streaming {
                 s.set_state(StreamState::Streaming);
+            }
+        }
+    }
+
+    /// Keeps the current GOP for live viewers (see `Shared::gop`); `reset` after a clock
+    /// step or at a new session, whose frames do not continue the cached ones.
+    fn cache_gop(&self, frame: &Frame, reset: bool) {
+        let mut g = self.shared.gop.lock().unwrap_or_else(PoisonError::into_inner);
+        if frame.is_key || reset {
+            g.clear();
+        }
+        if frame.is_key || !g.is_empty() {
+            if g.len() < crate::MAX_GOP_FRAMES {
+                g.push(frame.clone());
+            } else {
+                g.clear();
             }
         }
     }

@@ -423,3 +423,23 @@ async fn dropping_the_handle_stops_the_stream() {
     assert_eq!(monitor.stats().state, StreamState::Stopped);
     sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn the_current_gop_is_kept_for_live_viewers() {
+    let sim = start_sim(live(320, 240)).await;
+    let (h, mut rx) = spawn(config(&sim));
+    let monitor = h.monitor();
+    assert!(matches!(next(&mut rx).await, Event::Connected { .. }));
+    // 45 frames = 3 GOPs of 15: the cache then holds the frames since the latest key frame.
+    let fs = frames(&mut rx, 45).await;
+    let gop = monitor.gop();
+    assert!(!gop.is_empty() && gop.len() <= 15, "one GOP: {} frames", gop.len());
+    assert!(gop[0].is_key, "it starts at a key frame");
+    assert!(gop[1..].iter().all(|f| !f.is_key));
+    for w in gop.windows(2) {
+        assert!(w[1].time > w[0].time);
+    }
+    // The same frames the recorder got (shared buffers, no copies).
+    let last_key = fs.iter().rposition(|f| f.is_key).unwrap();
+    assert!(gop[0].data.as_ptr() == fs[last_key].data.as_ptr() || gop[0].time > fs[last_key].time);
+}

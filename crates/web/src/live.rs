@@ -238,11 +238,13 @@ impl LiveHubs {
             tx,
         });
         map.insert((camera, kind), hub.clone());
+        // Subscribe first, then take ingest's cached GOP: nothing falls between the two.
         let rx = monitor.subscribe();
+        let seed = monitor.gop();
         let hubs = self.clone();
         let h = hub.clone();
         tokio::spawn(async move {
-            run_hub(&h, rx, &hubs.warm).await;
+            run_hub(&h, rx, seed, &hubs.warm).await;
             h.state().ended = true;
             let mut map = hubs.map();
             if map.get(&(camera, kind)).is_some_and(|x| Arc::ptr_eq(x, &h)) {
@@ -362,10 +364,21 @@ pub fn fragment_bytes(sequence: u32, tfdt: u64, duration: u32, frame: &Frame) ->
 async fn run_hub(
     hub: &Hub,
     mut rx: broadcast::Receiver<Frame>,
+    seed: Vec<Frame>,
     warm: &std::sync::atomic::AtomicBool,
 ) {
     let mut pk = Packager::new();
     let mut out = Vec::with_capacity(2);
+    // Start from the camera's current GOP (kept by ingest), so the first viewer of a stream
+    // starts at once instead of waiting up to a GOP for the next key frame.
+    let mut seeded_until: Option<Ticks> = None;
+    for f in &seed {
+        pk.push(f, Instant::now(), &mut out);
+        for m in out.drain(..) {
+            hub.publish(m);
+        }
+        seeded_until = Some(f.time);
+    }
     let mut idle_since: Option<Instant> = None;
     // Bounded by the stream's life: ends when the camera's bus closes or nobody watches.
     loop {
@@ -380,6 +393,13 @@ async fn run_hub(
         }
         match r {
             Ok(Ok(frame)) => {
+                // Bus frames already in the seed (subscribed just before taking it).
+                if let Some(t) = seeded_until {
+                    if frame.time <= t {
+                        continue;
+                    }
+                    seeded_until = None;
+                }
                 pk.push(&frame, Instant::now(), &mut out);
                 for m in out.drain(..) {
                     hub.publish(m);
