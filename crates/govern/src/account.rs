@@ -66,7 +66,10 @@ const COMMON_PASSWORDS: &[&str] = &[
 ];
 
 /// The migrations of govern's tables; migration `i` brings them to version `i + 1`.
-const MIGRATIONS: &[&str] = &[include_str!("../migrations/001_govern.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../migrations/001_govern.sql"),
+    include_str!("../migrations/002_rights.sql"),
+];
 
 /// Errors of this crate.
 #[derive(Debug, thiserror::Error)]
@@ -91,6 +94,30 @@ pub enum GovernError {
     WeakPassword(WeakPassword),
     #[error("password hashing failed: {0}")]
     Hash(String),
+    #[error("no role #{0}")]
+    NoSuchRole(i64),
+    #[error("no role named {0:?}")]
+    NoSuchRoleName(String),
+    #[error("a role named {0:?} already exists")]
+    RoleExists(String),
+    #[error("the role is held by users: take it from them first")]
+    RoleInUse,
+    #[error("the right {0} cannot be part of a role (it comes only from an approved request)")]
+    NotAssignable(&'static str),
+    #[error("nobody may change their own roles or rights")]
+    SelfChange,
+    #[error("refused: no enabled user would be left with the right to manage users")]
+    LastUserAdmin,
+    #[error("not allowed")]
+    NotAllowed,
+    #[error("invalid input: {0}")]
+    Invalid(String),
+    #[error("nobody may decide on their own request")]
+    SelfApproval,
+    #[error("the request was already decided")]
+    NotPending,
+    #[error("no request #{0}")]
+    NoSuchRequest(i64),
 }
 
 /// Why a password was refused.
@@ -234,7 +261,7 @@ impl std::fmt::Debug for Govern {
     }
 }
 
-trait Ctx<T> {
+pub(crate) trait Ctx<T> {
     fn ctx(self, what: &str) -> Result<T, GovernError>;
 }
 
@@ -299,9 +326,9 @@ fn lockout_until(times: &[i64], now: i64) -> Option<i64> {
     until
 }
 
-const USER_COLS: &str = "id, username, display_name, role, lang";
+pub(crate) const USER_COLS: &str = "id, username, display_name, role, lang, zone";
 
-fn user_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<User> {
+pub(crate) fn user_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<User> {
     let role: String = r.get(3)?;
     Ok(User {
         id: r.get(0)?,
@@ -311,6 +338,9 @@ fn user_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<User> {
             rusqlite::Error::FromSqlConversionFailure(3, rusqlite::types::Type::Text, e.into())
         })?,
         lang: r.get(4)?,
+        zone: r.get(5)?,
+        roles: Vec::new(),
+        access: Default::default(),
     })
 }
 
@@ -341,7 +371,7 @@ impl Govern {
         })
     }
 
-    fn conn(&self) -> MutexGuard<'_, Connection> {
+    pub(crate) fn conn(&self) -> MutexGuard<'_, Connection> {
         self.inner.conn.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -387,14 +417,20 @@ impl Govern {
             Err(e) => return Err(e).ctx("adding a user"),
         }
         let id = conn.last_insert_rowid();
+        crate::rights::assign_preset(&conn, id, role.preset())?;
         info!(username, role = role.as_str(), "user created");
-        Ok(User {
+        let mut user = User {
             id,
             username: username.to_string(),
             display_name: display.to_string(),
             role,
             lang: "vi".into(),
-        })
+            zone: None,
+            roles: Vec::new(),
+            access: Default::default(),
+        };
+        crate::rights::load_access(&conn, &mut user, now)?;
+        Ok(user)
     }
 
     /// Sets a user's password (must pass [`check_password_strength`]) and ends their sessions.
@@ -479,9 +515,9 @@ impl Govern {
             .query_map([], |r| {
                 Ok(UserInfo {
                     user: user_from_row(r)?,
-                    disabled: r.get(5)?,
-                    created_at: r.get(6)?,
-                    updated_at: r.get(7)?,
+                    disabled: r.get(6)?,
+                    created_at: r.get(7)?,
+                    updated_at: r.get(8)?,
                 })
             })
             .ctx("listing users")?;
@@ -544,7 +580,7 @@ impl Govern {
                     "SELECT {USER_COLS}, password_hash, disabled FROM user WHERE username = ?1"
                 ),
                 [username],
-                |r| Ok((user_from_row(r)?, r.get(5)?, r.get(6)?)),
+                |r| Ok((user_from_row(r)?, r.get(6)?, r.get(7)?)),
             )
             .optional()
             .ctx("finding the user")?;
@@ -579,7 +615,7 @@ impl Govern {
 
     fn open_session(
         &self,
-        user: User,
+        mut user: User,
         client_addr: &str,
         now: i64,
     ) -> Result<NewSession, GovernError> {
@@ -608,6 +644,7 @@ impl Govern {
         .ctx("clearing failed logins")?;
         conn.execute("DELETE FROM session WHERE expires_at <= ?1", [now])
             .ctx("pruning sessions")?;
+        crate::rights::load_access(&conn, &mut user, now)?;
         Ok(NewSession {
             token,
             csrf,
@@ -629,23 +666,23 @@ impl Govern {
         let conn = self.conn();
         let row: Option<(User, String, i64, i64, bool)> = conn
             .query_row(
-                "SELECT u.id, u.username, u.display_name, u.role, u.lang, s.csrf_token, \
+                "SELECT u.id, u.username, u.display_name, u.role, u.lang, u.zone, s.csrf_token, \
                  s.last_seen, s.expires_at, u.disabled \
                  FROM session s JOIN user u ON u.id = s.user_id WHERE s.token_hash = ?1",
                 [&hash],
                 |r| {
                     Ok((
                         user_from_row(r)?,
-                        r.get(5)?,
                         r.get(6)?,
                         r.get(7)?,
                         r.get(8)?,
+                        r.get(9)?,
                     ))
                 },
             )
             .optional()
             .ctx("finding the session")?;
-        let Some((user, csrf, last_seen, expires_at, disabled)) = row else {
+        let Some((mut user, csrf, last_seen, expires_at, disabled)) = row else {
             return Ok(None);
         };
         if disabled || now >= expires_at || now - last_seen >= idle_timeout_secs {
@@ -660,6 +697,7 @@ impl Govern {
             )
             .ctx("updating the session")?;
         }
+        crate::rights::load_access(&conn, &mut user, now)?;
         Ok(Some(Session {
             user,
             csrf,
@@ -725,6 +763,11 @@ fn migrate(conn: &mut Connection) -> Result<(), GovernError> {
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
         tx.execute_batch(sql)
             .ctx(&format!("applying govern migration {}", i + 1))?;
+        if i + 1 == 2 {
+            // The rights model: preset roles, and every existing user gets the preset of
+            // their former single role.
+            crate::rights::seed_presets(&tx)?;
+        }
     }
     tx.execute("DELETE FROM govern_schema", [])
         .ctx("updating the govern schema version")?;

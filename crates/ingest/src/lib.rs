@@ -150,7 +150,11 @@ impl StreamMonitor {
     /// frame, after a gap, or when the GOP is longer than the cache). Subscribe first, then
     /// take this, and skip bus frames not newer than its last.
     pub fn gop(&self) -> Vec<Frame> {
-        self.shared.gop.lock().unwrap_or_else(PoisonError::into_inner).clone()
+        self.shared
+            .gop
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     /// The stream's latest parameters, if a frame has been seen.

@@ -323,7 +323,11 @@ impl Supervisor {
     /// Keeps the current GOP for live viewers (see `Shared::gop`); `reset` after a clock
     /// step or at a new session, whose frames do not continue the cached ones.
     fn cache_gop(&self, frame: &Frame, reset: bool) {
-        let mut g = self.shared.gop.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut g = self
+            .shared
+            .gop
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         if frame.is_key || reset {
             g.clear();
         }

@@ -433,7 +433,11 @@ async fn the_current_gop_is_kept_for_live_viewers() {
     // 45 frames = 3 GOPs of 15: the cache then holds the frames since the latest key frame.
     let fs = frames(&mut rx, 45).await;
     let gop = monitor.gop();
-    assert!(!gop.is_empty() && gop.len() <= 15, "one GOP: {} frames", gop.len());
+    assert!(
+        !gop.is_empty() && gop.len() <= 15,
+        "one GOP: {} frames",
+        gop.len()
+    );
     assert!(gop[0].is_key, "it starts at a key frame");
     assert!(gop[1..].iter().all(|f| !f.is_key));
     for w in gop.windows(2) {

@@ -5,6 +5,7 @@
 //! configuration, and the wiring of the library crates (`ingest` → `store`, retention,
 //! schedules, status). Business rules live in the library crates; see ARCHITECTURE.md.
 
+mod audit_cmd;
 mod bench;
 mod camera_cmd;
 mod config;
@@ -14,6 +15,7 @@ mod recorder;
 mod sim_cmd;
 mod status;
 mod user_cmd;
+mod verify_cmd;
 mod webui;
 mod writer_pool;
 
@@ -89,6 +91,11 @@ enum Cmd {
     /// Add, list and manage the people who sign in to the web UI.
     #[command(subcommand)]
     User(user_cmd::UserCmd),
+    /// Check an evidence package offline: AUTHENTIC, or exactly what is wrong.
+    Verify(verify_cmd::VerifyArgs),
+    /// The audit trail: verify its chain and seals, export it as CSV.
+    #[command(subcommand)]
+    Audit(audit_cmd::AuditCmd),
     /// Benchmarks (`vigil bench ingest`).
     #[command(subcommand)]
     Bench(bench::BenchCmd),
@@ -168,6 +175,16 @@ fn run(cli: Cli) -> Result<std::process::ExitCode> {
             user_cmd::run(c)?;
             Ok(ExitCode::SUCCESS)
         }
+        Cmd::Verify(a) => Ok(if verify_cmd::run(a)? {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(1)
+        }),
+        Cmd::Audit(c) => Ok(if audit_cmd::run(c)? {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(1)
+        }),
         Cmd::Bench(b) => {
             bench::run(b)?;
             Ok(ExitCode::SUCCESS)

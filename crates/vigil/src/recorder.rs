@@ -90,6 +90,7 @@ pub async fn serve_with(
         .await?
         .with_context(|| format!("opening the store in {}", cfg.data_dir.display()))?;
     info!(?report, "store opened");
+    let audit = crate::audit_cmd::open_for_recorder(&cfg.data_dir).await?;
 
     let mut pool = crate::writer_pool::WriterPool::new(
         cfg.writer_threads as usize,
@@ -100,7 +101,7 @@ pub async fn serve_with(
     let live = web::LiveRegistry::default();
     // The web UI beside the recorder, over the same store and live streams. A web UI that
     // cannot start (port in use, bad certificate) is logged; recording goes on.
-    let web_ui = match crate::webui::start(&cfg, store.clone(), live.clone()).await {
+    let web_ui = match crate::webui::start(&cfg, store.clone(), live.clone(), audit.clone()).await {
         Ok(w) => w,
         Err(e) => {
             error!("web UI not started: {e:#}");
@@ -139,6 +140,7 @@ pub async fn serve_with(
                 let s = store.clone();
                 let now = now_ticks();
                 let (dir, configured) = (cfg.data_dir.clone(), cfg.storage_bytes);
+                let audit = audit.clone();
                 let r = tokio::task::spawn_blocking(move || -> Result<_> {
                     let mut r = s.run_retention(now)?;
                     let limit = storage_limit(&dir, configured, s.footage_bytes()?)?;
@@ -146,6 +148,7 @@ pub async fn serve_with(
                     r.deleted_segments += t.deleted_segments;
                     r.deleted_bytes += t.deleted_bytes;
                     r.streams.extend(t.streams);
+                    crate::audit_cmd::retention_events(&audit, &s, &r);
                     Ok(r)
                 })
                 .await?;
@@ -164,6 +167,7 @@ pub async fn serve_with(
         w.stop().await;
     }
     tokio::task::spawn_blocking(move || pool.shutdown()).await?;
+    crate::audit_cmd::close_for_recorder(audit).await;
     let _ = std::fs::remove_file(&status_path);
     Ok(())
 }

@@ -24,12 +24,14 @@ impl WebHandle {
     }
 }
 
-/// Binds and starts the web UI of `cfg` over the recorder's `store` and `live` registry;
+/// Binds and starts the web UI of `cfg` over the recorder's `store`, `live` registry and
+/// `audit` trail;
 /// `None` when the config has no `web_listen`.
 pub async fn start(
     cfg: &Config,
     store: store::Store,
     live: web::LiveRegistry,
+    audit: audit::Audit,
 ) -> Result<Option<WebHandle>> {
     let Some(wcfg) = cfg.web_config() else {
         info!("web UI disabled (web_listen is empty)");
@@ -47,7 +49,7 @@ pub async fn start(
     settings.idle_timeout = Duration::from_secs(u64::from(cfg.idle_timeout_minutes) * 60);
     settings.secure_cookies = bound.is_tls();
     settings.utc_offset_minutes = cfg.utc_offset_minutes;
-    let state = web::AppState::new(store, govern.clone(), live, settings);
+    let state = web::AppState::new(store, govern.clone(), audit, live, settings);
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         if let Err(e) = bound

@@ -563,8 +563,9 @@ async fn login_submit(
     }
     let g = st.govern.clone();
     let now = st.clock.now_secs();
-    let (user, pass) = (form.username.clone(), form.password.clone());
+    let (user, pass, client) = (form.username.clone(), form.password.clone(), addr.clone());
     let res = tokio::task::spawn_blocking(move || g.login(&user, &pass, &addr, now)).await;
+    crate::audit_page::login(&st, &form.username, &client, &res);
     let off = st.settings.utc_offset_minutes;
     let (status, msg) = match res {
         Ok(Ok(s)) => return signed_in(&st, s),
@@ -658,6 +659,7 @@ async fn setup_submit(
     let g = st.govern.clone();
     let now = st.clock.now_secs();
     let f = LoginForm { ..form };
+    let client = addr.clone();
     let res = tokio::task::spawn_blocking(move || {
         let _one = SETUP_LOCK.lock().unwrap_or_else(|e| e.into_inner());
         if g.has_users()? {
@@ -678,7 +680,10 @@ async fn setup_submit(
     })
     .await;
     match res {
-        Ok(Ok(Some(s))) => signed_in(&st, s),
+        Ok(Ok(Some(s))) => {
+            crate::audit_page::setup(&st, &s, &client);
+            signed_in(&st, s)
+        }
         Ok(Ok(None)) => (StatusCode::FORBIDDEN, t(lang, "setup.done_already")).into_response(),
         Ok(Err(govern::GovernError::WeakPassword(w))) => {
             let key = match w {
@@ -719,7 +724,12 @@ async fn setup_submit(
     }
 }
 
-async fn logout(State(st): State<AppState>, headers: HeaderMap) -> Response {
+async fn logout(
+    State(st): State<AppState>,
+    who: Option<axum::Extension<Authed>>,
+    headers: HeaderMap,
+) -> Response {
+    crate::audit_page::logout(&st, who.as_deref());
     if let Some(token) = cookie(&headers, SESSION_COOKIE) {
         if let Err(e) = st.govern.logout(&token) {
             error!("logout: {e}");

@@ -16,11 +16,14 @@
 //! `/setup` (while no user exists) and `/assets/*`. [`serve`] runs the router over HTTP or
 //! HTTPS ([`tls`]).
 
+pub mod admin;
+pub mod audit_page;
 pub mod auth;
 pub mod i18n;
 pub mod live;
 pub mod pages;
 pub mod playback;
+pub mod requests;
 pub mod server;
 pub mod tls;
 pub mod ui;
@@ -138,6 +141,8 @@ impl Settings {
 pub struct AppState {
     pub store: store::Store,
     pub govern: govern::Govern,
+    /// The audit trail: handlers record logins, views, changes through it.
+    pub audit: audit::Audit,
     pub live: LiveRegistry,
     pub settings: Arc<Settings>,
     pub clock: Clock,
@@ -147,12 +152,14 @@ impl AppState {
     pub fn new(
         store: store::Store,
         govern: govern::Govern,
+        audit: audit::Audit,
         live: LiveRegistry,
         settings: Settings,
     ) -> AppState {
         AppState {
             store,
             govern,
+            audit,
             live,
             settings: Arc::new(settings),
             clock: Clock::system(),
@@ -173,6 +180,9 @@ pub fn router(state: AppState) -> axum::Router {
         .merge(pages::routes())
         .merge(live::routes())
         .merge(playback::routes())
+        .merge(audit_page::routes())
+        .merge(requests::routes())
+        .merge(admin::routes())
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::guard,

@@ -856,6 +856,7 @@ async fn live_ws(
         return StatusCode::NOT_FOUND.into_response();
     };
     tracing::info!(user = %authed.user.username, camera, kind = %kind, "live view opened");
+    crate::audit_page::live_view(&st, &authed, camera, &kind.to_string());
     let join = hubs.join(camera, kind, &monitor);
     let user = authed.user.username.clone();
     ws.on_upgrade(move |socket| async move {

@@ -564,7 +564,16 @@ async fn save_camera(
     })
     .await;
     match res {
-        Ok(Ok(id)) => {
+        Ok(Ok(saved)) => {
+            let d = crate::audit_page::camera_detail(
+                id,
+                &input.name,
+                &input.main_url,
+                &input.sub_url,
+                &input.enabled,
+            );
+            crate::audit_page::change(st, a, "config.camera", format!("camera:{saved}"), d);
+            let id = saved;
             info!(camera = id, by = %who, "camera saved");
             Ok(id)
         }
@@ -629,6 +638,13 @@ async fn set_enabled(
     .await;
     match res {
         Ok(Ok(true)) => {
+            crate::audit_page::change(
+                st,
+                a,
+                "config.camera",
+                format!("camera:{id}"),
+                serde_json::json!({ "change": if enabled { "enable" } else { "disable" } }),
+            );
             info!(camera = id, enabled, by = %a.user.username, "camera enabled/disabled");
             Ok(())
         }
@@ -1448,6 +1464,13 @@ async fn ack(st: &AppState, a: &Authed, key: String, json: bool) -> Result<(), P
     let now = st.clock.now_secs();
     let uid = a.user.id;
     info!(alarm = %key, by = %a.user.username, "alarm acknowledged");
+    crate::audit_page::change(
+        st,
+        a,
+        "alarm.ack",
+        format!("alarm:{key}"),
+        serde_json::json!({}),
+    );
     blocking(a.lang, json, move || {
         Ok(g.acknowledge_alarm(&key, uid, now)?)
     })

@@ -716,6 +716,7 @@ async fn timeline_api(
     };
     let user = authed.user.clone();
     let s = st.store.clone();
+    crate::audit_page::timeline_view(&st, &authed, camera, day);
     match blocking(move || timeline(&s, &user, camera, day, offset, now)).await {
         Ok(tl) => Json(tl).into_response(),
         Err(e) => e.into_response_in(lang),
@@ -759,6 +760,7 @@ async fn fmp4_api(
         Err(e) => return e.into_response_in(lang),
     };
     tracing::info!(user = %authed.user.username, camera, from_ms = ms(plan.base), "playback (fMP4)");
+    crate::audit_page::playback_view(&st, &authed, "playback.view", camera, plan.base, plan.end);
     let (tx, rx) = mpsc::channel(8);
     let base = ms(plan.base).to_string();
     let codec = plan.codec.clone();
@@ -844,6 +846,7 @@ async fn mp4_api(
     };
     if range.start == 0 {
         tracing::info!(user = %authed.user.username, camera, "playback (MP4)");
+        crate::audit_page::mp4_view(&st, &authed, camera, q.as_deref());
     }
     let parts = mp4.0.slice(range.clone());
     let (tx, rx) = mpsc::channel(4);

@@ -39,6 +39,12 @@ pub fn layout(ctx: &PageCtx<'_>, title: &str, body: Markup) -> Markup {
                         @if govern::authorize(u, &govern::Action::ConfigureStorage) {
                             a href="/storage" { (t(ctx.lang, "nav.storage")) }
                         }
+                        @if govern::authorize(u, &govern::Action::OpenRequests) {
+                            a href="/requests" { (t(ctx.lang, "nav.requests")) }
+                        }
+                        @if govern::authorize(u, &govern::Action::ManageUsers) {
+                            a href="/admin/users" { (t(ctx.lang, "nav.admin")) }
+                        }
                         span.user { (u.display_name) }
                         a.lang href=(match ctx.lang { Lang::Vi => "?lang=en", Lang::En => "?lang=vi" }) {
                             (match ctx.lang { Lang::Vi => "English", Lang::En => "Tiếng Việt" })

@@ -114,6 +114,11 @@ async fn env(n: usize, sub: bool, main: sim::SourceSpec) -> Env {
     let state = web::AppState::new(
         store,
         govern,
+        audit::Audit::open(
+            &dir.path().join(store::DB_FILE),
+            audit::RecorderKey::load_or_create(dir.path()).unwrap(),
+        )
+        .unwrap(),
         live.clone(),
         web::Settings::new(dir.path().to_owned()),
     );

@@ -137,14 +137,34 @@ fn env() -> Env {
         })
         .unwrap();
     let now = now_ticks() / 90_000;
+    // IT (the administrator) may not watch footage under the regulation: it creates an
+    // "investigator" role that may play back everything this test recorded, and the user
+    // these tests play back as ("admin" below) holds it.
+    let it = govern
+        .create_user("it", "CNTT", govern::Role::Administrator, PASSWORD, now)
+        .unwrap();
+    let investigator = govern
+        .create_user("admin", "Điều tra", govern::Role::Viewer, PASSWORD, now)
+        .unwrap();
+    let role = govern
+        .create_role(&it, "investigator", "plays back any recent footage", now)
+        .unwrap();
     govern
-        .create_user(
-            "admin",
-            "Quản trị",
-            govern::Role::Administrator,
-            PASSWORD,
+        .set_role_rights(
+            &it,
+            role,
+            &[
+                govern::Assignment::new(govern::Right::LiveView, govern::Scope::All),
+                govern::Assignment {
+                    window_secs: Some(10 * 365 * 86_400),
+                    ..govern::Assignment::new(govern::Right::PlaybackRecent, govern::Scope::All)
+                },
+            ],
             now,
         )
+        .unwrap();
+    govern
+        .set_user_roles(&it, investigator.id, &[role], now)
         .unwrap();
     govern
         .create_user("baove", "Bảo vệ", govern::Role::Guard, PASSWORD, now)
@@ -160,6 +180,11 @@ fn env() -> Env {
     let state = web::AppState::new(
         store.clone(),
         govern,
+        audit::Audit::open(
+            &dir.path().join(store::DB_FILE),
+            audit::RecorderKey::load_or_create(dir.path()).unwrap(),
+        )
+        .unwrap(),
         web::LiveRegistry::default(),
         web::Settings::new(dir.path().to_owned()),
     );
@@ -594,6 +619,11 @@ async fn bench_playback_first_byte_20_days_30_cameras() {
     let app = web::router(web::AppState::new(
         store,
         govern,
+        audit::Audit::open(
+            &dir.path().join(store::DB_FILE),
+            audit::RecorderKey::load_or_create(dir.path()).unwrap(),
+        )
+        .unwrap(),
         web::LiveRegistry::default(),
         web::Settings::new(dir.path().to_owned()),
     ));

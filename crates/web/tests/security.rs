@@ -56,6 +56,11 @@ fn env_with(users: bool, secure: bool) -> Env {
     let state = web::AppState::new(
         store,
         govern.clone(),
+        audit::Audit::open(
+            &dir.path().join(store::DB_FILE),
+            audit::RecorderKey::load_or_create(dir.path()).unwrap(),
+        )
+        .unwrap(),
         web::LiveRegistry::default(),
         settings,
     )
