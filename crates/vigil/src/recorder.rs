@@ -21,6 +21,9 @@ use tracing::{error, info, warn};
 use crate::config::Config;
 use crate::status::{StatusFile, StreamStatus};
 
+/// How often `status.json` is rewritten.
+pub const STATUS_INTERVAL: Duration = Duration::from_secs(5);
+
 /// Events buffered between a stream's network task and the writer pool: ~17 s at 30 fps.
 const CHANNEL_CAPACITY: usize = 512;
 
@@ -119,7 +122,9 @@ pub async fn serve_with(
     };
     tokio::pin!(stop);
     let mut reconcile_tick = tokio::time::interval(Duration::from_secs(5));
-    let mut status_tick = tokio::time::interval(Duration::from_secs(2));
+    // The status file is for `vigil status` and scripts; at 100 cameras each write is ~40 kB,
+    // so it is written every few seconds, compactly (it counts in the write amplification).
+    let mut status_tick = tokio::time::interval(STATUS_INTERVAL);
     let mut retention_tick =
         tokio::time::interval(Duration::from_secs(cfg.retention_interval_seconds.into()));
     let status_path = cfg.data_dir.join("status.json");
@@ -342,7 +347,7 @@ fn write_status(path: &Path, running: &HashMap<i64, Running>) -> Result<()> {
         streams,
     };
     let tmp: PathBuf = path.with_extension("json.tmp");
-    std::fs::write(&tmp, serde_json::to_vec_pretty(&file)?)?;
+    std::fs::write(&tmp, serde_json::to_vec(&file)?)?;
     std::fs::rename(&tmp, path)?;
     Ok(())
 }

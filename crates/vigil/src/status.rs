@@ -1,7 +1,7 @@
 //! `vigil status` and `vigil verify-storage`: what the recorder is doing and whether the
 //! footage is intact.
 //!
-//! A running `vigil serve` writes `status.json` in its data directory every 2 s (live
+//! A running `vigil serve` writes `status.json` in its data directory every 5 s (live
 //! per-stream statistics); storage figures come from the database.
 
 use std::path::Path;
@@ -105,7 +105,7 @@ pub fn print(cfg: &Config, json: bool) -> Result<()> {
     let usage = store.stream_usage(now)?;
     let live = read_status_file(&cfg.data_dir.join("status.json"))
         .ok()
-        .filter(|s| (now / 90 - s.written_at_ms) < 10_000);
+        .filter(|s| (now / 90 - s.written_at_ms) < 3 * crate::recorder::STATUS_INTERVAL.as_millis() as i64);
     if json {
         let v = serde_json::json!({
             "recorder_running": live.is_some(),
