@@ -690,6 +690,19 @@ fn authorize_start(a: &Authed, camera: i64, start: Ticks, now: Ticks) -> Result<
     }
 }
 
+/// The end of what `a` may see from `start` on: the span (recent window or grant) that
+/// allows `start`, so a range never runs past what was granted. `None` when no span holds
+/// `start` (then [`authorize_start`] has refused it already).
+fn allowed_until(a: &Authed, camera: i64, start: Ticks, now: Ticks) -> Option<Ticks> {
+    a.user
+        .access
+        .playback_spans(camera, now)
+        .into_iter()
+        .filter(|&(s, e)| s <= start && start < e)
+        .map(|(_, e)| e)
+        .max()
+}
+
 async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, PlaybackError> + Send + 'static,
 ) -> Result<T, PlaybackError> {
@@ -744,6 +757,8 @@ async fn fmp4_api(
             return Err(PlaybackError::BadRequest("end must be after start".into()));
         }
         authorize_start(&authed, camera, start, now)?;
+        // A stream stops where the user's right (window or grant) stops.
+        let end = allowed_until(&authed, camera, start, now).map_or(end, |l| end.min(l));
         let s = st.store.clone();
         let plan = blocking(move || {
             let stream = playback_stream(&s, camera)?;
@@ -808,6 +823,10 @@ async fn mp4_api(
             ));
         }
         authorize_start(&authed, camera, start, now)?;
+        // The whole range must lie within what the user may see (not just its start).
+        if allowed_until(&authed, camera, start, now).is_some_and(|l| end > l) {
+            return Err(PlaybackError::Forbidden);
+        }
         let s = st.store.clone();
         let c = cache.clone();
         blocking(move || {

@@ -568,6 +568,16 @@ async fn grants_open_older_playback_until_they_expire() {
         get(&e, "guard", &before).await.status,
         StatusCode::FORBIDDEN
     );
+    // A range that starts inside the grant but runs past its end is refused as a whole.
+    let past_end = format!(
+        "/api/cameras/1/video.mp4?start={}&end={}",
+        w_end - MIN_MS,
+        w_end + 5 * MIN_MS
+    );
+    assert_eq!(
+        get(&e, "guard", &past_end).await.status,
+        StatusCode::FORBIDDEN
+    );
     assert_eq!(
         get(&e, "it", &inside).await.status,
         StatusCode::FORBIDDEN,
