@@ -105,7 +105,9 @@ pub fn print(cfg: &Config, json: bool) -> Result<()> {
     let usage = store.stream_usage(now)?;
     let live = read_status_file(&cfg.data_dir.join("status.json"))
         .ok()
-        .filter(|s| (now / 90 - s.written_at_ms) < 3 * crate::recorder::STATUS_INTERVAL.as_millis() as i64);
+        .filter(|s| {
+            (now / 90 - s.written_at_ms) < 3 * crate::recorder::STATUS_INTERVAL.as_millis() as i64
+        });
     if json {
         let v = serde_json::json!({
             "recorder_running": live.is_some(),
