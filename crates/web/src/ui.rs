@@ -45,6 +45,9 @@ pub fn layout(ctx: &PageCtx<'_>, title: &str, body: Markup) -> Markup {
                         @if govern::authorize(u, &govern::Action::ManageUsers) {
                             a href="/admin/users" { (t(ctx.lang, "nav.admin")) }
                         }
+                        @if govern::authorize(u, &govern::Action::ReadAudit) {
+                            a href="/audit" { (t(ctx.lang, "nav.audit")) }
+                        }
                         span.user { (u.display_name) }
                         a.lang href=(match ctx.lang { Lang::Vi => "?lang=en", Lang::En => "?lang=vi" }) {
                             (match ctx.lang { Lang::Vi => "English", Lang::En => "Tiếng Việt" })
