@@ -150,8 +150,20 @@ impl Active {
             if let Some(Err(e)) = self.slot.writer.as_mut().map(|w| w.flush()) {
                 self.write_error(e, None);
             }
+            self.publish_status();
         }
         open
+    }
+
+    /// Publishes the writer's state for `status.json`, once per batch (not per frame).
+    fn publish_status(&self) {
+        let Some(writer) = self.slot.writer.as_ref() else {
+            return;
+        };
+        let mut s = self.slot.status.lock().unwrap();
+        s.schedule_off = self.mode == store::schedule::Mode::Off;
+        s.recording = writer.is_recording();
+        s.segments_closed = writer.stats().segments_closed;
     }
 
     fn handle(&mut self, ev: ingest::Event) {
@@ -178,25 +190,15 @@ impl Active {
                         let r = writer.end_segment("recording schedule: off");
                         self.log_end(r);
                     }
-                    let mut s = self.slot.status.lock().unwrap();
-                    s.schedule_off = true;
-                    s.recording = false;
                     return;
                 }
-                match writer.push(&f) {
-                    Ok(()) => {
-                        let mut s = self.slot.status.lock().unwrap();
-                        s.schedule_off = false;
-                        s.recording = writer.is_recording();
-                        s.segments_closed = writer.stats().segments_closed;
-                    }
-                    Err(e) => self.write_error(e, Some(f.time)),
+                if let Err(e) = writer.push(&f) {
+                    self.write_error(e, Some(f.time));
                 }
             }
             ingest::Event::Disconnected { reason } => {
                 let r = writer.end_segment(format!("camera disconnected: {reason}"));
                 self.log_end(r);
-                self.slot.status.lock().unwrap().recording = false;
             }
             ingest::Event::Discontinuity { reason } => {
                 let r = writer.end_segment(reason);
@@ -209,7 +211,6 @@ impl Active {
     fn write_error(&mut self, e: store::WriteError, at: Option<media::Ticks>) {
         let mut s = self.slot.status.lock().unwrap();
         s.write_errors += 1;
-        s.recording = false;
         s.last_error = Some(e.to_string());
         drop(s);
         // One log line per 30 s per stream: a full disk must not flood the log.
