@@ -3,14 +3,13 @@
 //! and `/audit.csv` are for those with the audit-read right only (leadership here), filter, and are
 //! themselves audited; the chain verifies afterwards.
 
-use std::net::SocketAddr;
+mod common;
+
+use common::{req, send, Resp};
 
 use axum::body::Body;
-use axum::extract::ConnectInfo;
-use axum::http::{header, Method, Request, StatusCode};
+use axum::http::{header, Method, StatusCode};
 use axum::Router;
-use http_body_util::BodyExt;
-use tower::ServiceExt;
 
 const ADMIN_PW: &str = "Quản-trị-viên-2024";
 const GUARD_PW: &str = "Bảo-vệ-cổng-chính";
@@ -60,50 +59,6 @@ fn env() -> Env {
     }
 }
 
-struct Resp {
-    status: StatusCode,
-    headers: axum::http::HeaderMap,
-    body: String,
-}
-
-async fn send(app: &Router, req: Request<Body>) -> Resp {
-    let r = app.clone().oneshot(req).await.unwrap();
-    let status = r.status();
-    let headers = r.headers().clone();
-    let body = r.into_body().collect().await.unwrap().to_bytes();
-    Resp {
-        status,
-        headers,
-        body: String::from_utf8_lossy(&body).into_owned(),
-    }
-}
-
-fn req(
-    method: Method,
-    path: &str,
-    cookie: Option<&str>,
-    addr: &str,
-) -> axum::http::request::Builder {
-    let mut b = Request::builder()
-        .method(method)
-        .uri(path)
-        .header(header::HOST, "vigil.test");
-    if let Some(c) = cookie {
-        b = b.header(header::COOKIE, c);
-    }
-    let a: SocketAddr = format!("{addr}:50000").parse().unwrap();
-    b.extensions_mut().unwrap().insert(ConnectInfo(a));
-    b
-}
-
-fn cookie_of(r: &Resp, name: &str) -> Option<String> {
-    r.headers.get_all(header::SET_COOKIE).iter().find_map(|v| {
-        let first = v.to_str().ok()?.split(';').next()?.to_string();
-        let (k, v) = first.split_once('=')?;
-        (k == name).then(|| v.to_string())
-    })
-}
-
 async fn login(e: &Env, user: &str, pw: &str, addr: &str) -> Resp {
     let page = send(
         &e.app,
@@ -112,7 +67,7 @@ async fn login(e: &Env, user: &str, pw: &str, addr: &str) -> Resp {
             .unwrap(),
     )
     .await;
-    let pre = cookie_of(&page, web::auth::PRE_CSRF_COOKIE).unwrap();
+    let pre = page.cookie(web::auth::PRE_CSRF_COOKIE).unwrap();
     send(
         &e.app,
         req(
@@ -142,7 +97,7 @@ async fn session(e: &Env, user: &str, pw: &str, addr: &str) -> (String, String) 
     let cookie = format!(
         "{}={}",
         web::auth::SESSION_COOKIE,
-        cookie_of(&r, web::auth::SESSION_COOKIE).unwrap()
+        r.cookie(web::auth::SESSION_COOKIE).unwrap()
     );
     let me = send(
         &e.app,

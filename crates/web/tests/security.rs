@@ -2,16 +2,16 @@
 //! temporary data directory, driven request by request with `tower::ServiceExt::oneshot`
 //! and a manual clock.
 
-use std::net::SocketAddr;
+mod common;
+
+use common::form;
+use common::{req, send, Resp};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::extract::ConnectInfo;
-use axum::http::{header, Method, Request, StatusCode};
+use axum::http::{header, Method, StatusCode};
 use axum::Router;
-use http_body_util::BodyExt;
-use tower::ServiceExt;
 
 const ADMIN_PW: &str = "Quản-trị-viên-2024";
 const GUARD_PW: &str = "Bảo-vệ-cổng-chính";
@@ -75,70 +75,6 @@ fn env_with(users: bool, secure: bool) -> Env {
 
 fn env() -> Env {
     env_with(true, false)
-}
-
-struct Resp {
-    status: StatusCode,
-    headers: axum::http::HeaderMap,
-    body: String,
-}
-
-impl Resp {
-    fn location(&self) -> &str {
-        self.headers
-            .get(header::LOCATION)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-    }
-    fn cookies(&self) -> Vec<String> {
-        self.headers
-            .get_all(header::SET_COOKIE)
-            .iter()
-            .map(|v| v.to_str().unwrap().to_string())
-            .collect()
-    }
-    fn cookie(&self, name: &str) -> Option<String> {
-        self.cookies().into_iter().find_map(|c| {
-            let first = c.split(';').next()?.to_string();
-            let (k, v) = first.split_once('=')?;
-            (k == name).then(|| v.to_string())
-        })
-    }
-}
-
-async fn send(app: &Router, req: Request<Body>) -> Resp {
-    let r = app.clone().oneshot(req).await.unwrap();
-    let status = r.status();
-    let headers = r.headers().clone();
-    let body = r.into_body().collect().await.unwrap().to_bytes();
-    Resp {
-        status,
-        headers,
-        body: String::from_utf8_lossy(&body).into_owned(),
-    }
-}
-
-fn req(
-    method: Method,
-    path: &str,
-    cookie: Option<&str>,
-    addr: &str,
-) -> axum::http::request::Builder {
-    let mut b = Request::builder()
-        .method(method)
-        .uri(path)
-        .header(header::HOST, "vigil.test");
-    if let Some(c) = cookie {
-        b = b.header(header::COOKIE, c);
-    }
-    let mut b = b;
-    let a: SocketAddr = format!("{addr}:50000").parse().unwrap();
-    b.extensions_mut().unwrap().insert(ConnectInfo(a));
-    b
-}
-
-fn form(pairs: &[(&str, &str)]) -> Body {
-    Body::from(serde_urlencoded::to_string(pairs).unwrap())
 }
 
 /// Logs in through the form; returns the response of the POST.
