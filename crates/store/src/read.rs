@@ -117,6 +117,18 @@ impl Store {
         Ok(out)
     }
 
+    /// Where the segment `stream` is writing now begins (ticks), if one is open. Footage
+    /// from there on is not in [`Store::segments`] yet: it has no file hash until the
+    /// segment closes (at most a segment's length later).
+    pub fn writing_since(&self, stream: StreamId) -> Result<Option<Ticks>, Error> {
+        let conn = self.conn();
+        conn.prepare_cached(
+            "SELECT MIN(start) FROM segment WHERE stream_id = ?1 AND state = 'writing'",
+        )
+        .and_then(|mut st| st.query_row(params![stream], |r| r.get::<_, Option<i64>>(0)))
+        .ctx(|| format!("finding the open segment of stream {stream}"))
+    }
+
     /// Builds a progressive MP4 of a stream from the key frame at or before `start` to the
     /// last frame that starts before `end`, across segments (see [`Export`] for holes).
     /// Fails with [`Error::ParamsChanged`] if the camera's video parameters change inside

@@ -30,6 +30,10 @@ pub struct DemoArgs {
     /// Web UI port on 127.0.0.1 (0: any free port).
     #[arg(long, default_value_t = 8080)]
     pub web_port: u16,
+    /// Target segment length in seconds (footage becomes exportable when its segment
+    /// closes; tests use short segments).
+    #[arg(long, default_value_t = Config::default().segment_seconds)]
+    segment_seconds: u32,
 }
 
 pub async fn run(a: DemoArgs) -> Result<()> {
@@ -97,8 +101,10 @@ pub async fn run(a: DemoArgs) -> Result<()> {
         // Plain HTTP on the loopback address only; `vigil serve` defaults to TLS.
         web_listen: format!("127.0.0.1:{}", a.web_port),
         web_tls: crate::config::WebTls::Off,
+        segment_seconds: a.segment_seconds,
         ..Config::default()
     };
+    cfg.validate()?;
     println!("Vigil demo");
     println!("  data directory : {}", data_dir.display());
     println!(

@@ -313,6 +313,11 @@ static TABLE: &[(&str, &str, &str)] = &[
     ("req.err.cameras", "Hãy chọn ít nhất một camera.", "Choose at least one camera."),
     ("req.err.expiry", "Hãy nhập thời hạn hiệu lực.", "Give an expiry."),
     ("req.err.export", "Không trích xuất được", "The export failed"),
+    (
+        "req.err.still_recording",
+        "Đầu ghi vẫn đang ghi đoạn cuối của khoảng thời gian này; gói chứng cứ chỉ lấy các đoạn đã khép lại và đã băm. Thử lại sau khoảng một phút. Đoạn đang ghi bắt đầu lúc",
+        "The recorder is still writing the end of this window; a package takes only closed, hashed segments. Try again in about a minute. The open segment began at",
+    ),
     ("admin.users", "Người dùng", "Users"),
     ("admin.roles", "Vai trò và quyền", "Roles and rights"),
     ("admin.zone", "Khu vực / bộ phận", "Zone / department"),

@@ -776,7 +776,7 @@ async fn decide(
     };
     let st2 = st.clone();
     let user = a.user.clone();
-    let (q, holds) = blocking(lang, move || {
+    let decided = blocking(lang, move || {
         let q = st2
             .govern
             .decide_request(&user, id, &d, now)
@@ -804,7 +804,27 @@ async fn decide(
         }
         Ok((q, holds))
     })
-    .await?;
+    .await;
+    let (q, holds) = match decided {
+        Ok(v) => v,
+        Err(f) => {
+            // A refused decision (no right, or one's own request) is a security event.
+            if f.status == StatusCode::FORBIDDEN {
+                audit(
+                    &st,
+                    &a,
+                    &client,
+                    "request.decide_refused",
+                    format!("request:{id}"),
+                    serde_json::json!({
+                        "decision": if approve { "approve" } else { "reject" },
+                        "why": f.message,
+                    }),
+                );
+            }
+            return Err(f);
+        }
+    };
     audit(
         &st,
         &a,
@@ -913,6 +933,24 @@ fn make_package(
     Ok(pkg.dir)
 }
 
+/// The earliest start of a segment still being written, among `q`'s cameras' main
+/// streams, when it lies before the end of `q`'s window.
+fn still_writing(st: &AppState, q: &govern::Request) -> Result<Option<i64>, store::Error> {
+    let streams = st.store.streams()?;
+    let mut earliest: Option<i64> = None;
+    for s in streams
+        .iter()
+        .filter(|s| q.cameras.contains(&s.camera_id) && s.kind == store::StreamKind::Main)
+    {
+        if let Some(since) = st.store.writing_since(s.id)? {
+            if since < q.end {
+                earliest = Some(earliest.map_or(since, |e| e.min(since)));
+            }
+        }
+    }
+    Ok(earliest)
+}
+
 async fn export(
     State(st): State<AppState>,
     a: Authed,
@@ -931,6 +969,18 @@ async fn export(
             return Err(Fail::new(
                 StatusCode::CONFLICT,
                 t(lang, "req.err.not_approved"),
+            ));
+        }
+        // A package takes closed, hashed segments only: refuse (rather than cut short) a
+        // window whose end the recorder is still writing.
+        if let Some(since) = still_writing(&st2, &q).map_err(|e| Fail::internal(lang, e))? {
+            return Err(Fail::new(
+                StatusCode::CONFLICT,
+                format!(
+                    "{} ({})",
+                    t(lang, "req.err.still_recording"),
+                    local_time(since, st2.settings.utc_offset_minutes)
+                ),
             ));
         }
         let dir = make_package(&st2, &q, &user).map_err(|e| {

@@ -4,6 +4,9 @@
 //! poll the page with a bound on every wait. Diagnostics (the demo's log, the browser's
 //! console) are printed when a test panics.
 
+// Shared by several test binaries, each using a part.
+#![allow(dead_code)]
+
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -74,6 +77,11 @@ impl Demo {
     /// Starts `vigil demo --cameras N --source SOURCE` on free ports in a fresh data
     /// directory and waits (bounded) for its WEB, SIMCONTROL and four LOGIN lines.
     pub fn start(cameras: usize, source: &str) -> Demo {
+        Demo::start_with(cameras, source, &[])
+    }
+
+    /// [`Demo::start`] with more `vigil demo` arguments.
+    pub fn start_with(cameras: usize, source: &str, extra: &[&str]) -> Demo {
         let dir = tempfile::tempdir().expect("temp dir");
         let data = dir.path().join("data");
         let log = dir.path().join("demo.log");
@@ -82,6 +90,7 @@ impl Demo {
             .arg(&data)
             .args(["--web-port", "0", "--port", "0"])
             .args(["--cameras", &cameras.to_string(), "--source", source])
+            .args(extra)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(File::create(&log).expect("demo log file"))
@@ -158,6 +167,14 @@ impl Demo {
     /// The name the UI (and the video watermark) shows for `username`, from
     /// `vigil user list --json` on the demo's database.
     pub fn display_name(&self, username: &str) -> String {
+        self.user_field(username, "display_name")
+            .as_str()
+            .unwrap_or_else(|| panic!("no display name for {username}"))
+            .to_string()
+    }
+
+    /// One field of `username`'s entry in `vigil user list --json`.
+    fn user_field(&self, username: &str, field: &str) -> Value {
         let out = vigil()
             .args(["user", "list", "--json", "-d"])
             .arg(&self.data)
@@ -175,9 +192,20 @@ impl Demo {
             .into_iter()
             .flatten()
             .find(|u| u["username"] == username)
-            .and_then(|u| u["display_name"].as_str())
+            .map(|u| u[field].clone())
             .unwrap_or_else(|| panic!("no user {username} in {users}"))
-            .to_string()
+    }
+
+    /// The demo's data directory (its `vigil.db`, packages, keys).
+    pub fn data_dir(&self) -> &Path {
+        &self.data
+    }
+
+    /// The id of the demo's user `username`, from `vigil user list --json`.
+    pub fn user_id(&self, username: &str) -> i64 {
+        self.user_field(username, "id")
+            .as_i64()
+            .unwrap_or_else(|| panic!("no numeric id for {username}"))
     }
 
     /// `POST {SIMCONTROL}/fault/<camera>/<kind>?secs=N` (the simulator's fault control).
@@ -242,6 +270,12 @@ pub struct Browser {
 
 impl Browser {
     pub async fn open() -> Browser {
+        Browser::open_with(None).await
+    }
+
+    /// Like [`Browser::open`]; with `downloads`, files the pages download are saved
+    /// there without asking.
+    pub async fn open_with(downloads: Option<&Path>) -> Browser {
         require_browser();
         let dir = tempfile::tempdir().expect("temp dir");
         let profile = dir.path().join("profile");
@@ -289,12 +323,21 @@ impl Browser {
             "--lang=vi",
             &format!("--user-data-dir={}", profile.display()),
         ];
+        let mut options = json!({
+            "binary": CHROMIUM,
+            "args": args,
+        });
+        if let Some(d) = downloads {
+            options["prefs"] = json!({
+                "download.default_directory": d.to_string_lossy(),
+                "download.prompt_for_download": false,
+                "download.directory_upgrade": true,
+                "safebrowsing.enabled": false,
+            });
+        }
         let caps = json!({
             "browserName": "chrome",
-            "goog:chromeOptions": {
-                "binary": CHROMIUM,
-                "args": args,
-            },
+            "goog:chromeOptions": options,
         });
         let Value::Object(caps) = caps else {
             unreachable!()
