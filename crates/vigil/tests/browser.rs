@@ -20,7 +20,6 @@ mod common;
 #[path = "browser/harness.rs"]
 mod harness;
 
-use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -41,18 +40,6 @@ fn runtime() -> tokio::runtime::Runtime {
         .enable_all()
         .build()
         .expect("tokio runtime")
-}
-
-/// Where screenshots go: `target/screenshots`, or `docs/screenshots` (the committed
-/// ones) when `VIGIL_UPDATE_SCREENSHOTS=1`, so that a test run leaves the tree clean.
-fn screenshots_dir() -> PathBuf {
-    let dir = if std::env::var_os("VIGIL_UPDATE_SCREENSHOTS").is_some() {
-        common::repo_root().join("docs/screenshots")
-    } else {
-        common::repo_root().join("target/screenshots")
-    };
-    std::fs::create_dir_all(&dir).expect("creating the screenshots directory");
-    dir
 }
 
 /// Clicks the layout button and waits for the wall to take that layout.

@@ -9,13 +9,17 @@
 //!    the request stays pending;
 //! 3. the principal (leadership) finds it in the inbox, approves with a comment and names
 //!    the IT user as the one who exports;
-//! 4. IT exports it and downloads every file of the package through the browser;
+//! 4. IT exports it and downloads every file of the package through the browser, and the
+//!    whole package as one tar (whose custody log records that download);
 //! 5. the downloaded package verifies with `vigil verify` (AUTHENTIC) and with the commands
 //!    the manifest's own `how_to_verify` lists (sha256sum and openssl), run by `sh`;
 //! 6. one byte changed in the MP4, the manifest or the signature makes `vigil verify` and
 //!    the manifest's commands fail, each time;
 //! 7. the audit trail holds the request, the refused decision, the approval, the export and
 //!    the downloads, and `vigil audit verify` finds it intact.
+//!
+//! Screenshots of the request form, the decision form and the package page go to
+//! `target/screenshots/` (`docs/screenshots/` with `VIGIL_UPDATE_SCREENSHOTS=1`).
 //!
 //! Fails (never skips) when Chromium, chromedriver, sha256sum or openssl is missing
 //! (`./scripts/install-deps.sh` installs them).
@@ -239,6 +243,7 @@ fn guard_requests_principal_approves_it_exports_package_verifies() {
     require("sha256sum", "--version");
     require("openssl", "version");
     require("ffprobe", "-version");
+    require("tar", "--version");
     runtime().block_on(async {
         // Short segments: footage is exportable once its segment is closed and hashed.
         let demo = Demo::start_with(2, "loop", &["--segment-seconds", "5"]);
@@ -289,6 +294,7 @@ fn guard_requests_principal_approves_it_exports_package_verifies() {
         .await;
         bounded("type the reason", el.send_keys(reason)).await;
         b.click("form#request input[name=want_hold]").await;
+        b.screenshot(&screenshots_dir().join("request-new.png")).await;
         let file = bounded(
             "find the document input",
             b.c()
@@ -387,6 +393,7 @@ fn guard_requests_principal_approves_it_exports_package_verifies() {
             "form#decide tr[data-user=\"{it_id}\"] input[name=export]"
         ))
         .await;
+        b.screenshot(&screenshots_dir().join("request-decide.png")).await;
         let hold_checked = b
             .js(
                 "return document.querySelector('form#decide input[name=hold]').checked;",
@@ -459,6 +466,7 @@ fn guard_requests_principal_approves_it_exports_package_verifies() {
             .iter()
             .filter_map(|v| v.as_str().map(str::to_string))
             .collect();
+        b.screenshot(&screenshots_dir().join("request-package.png")).await;
         for want in ["manifest.json", "manifest.sig", "SHA256SUMS", "README.txt"] {
             assert!(files.iter().any(|f| f == want), "{want} in {files:?}");
         }
@@ -487,11 +495,64 @@ fn guard_requests_principal_approves_it_exports_package_verifies() {
             );
             tokio::time::sleep(POLL).await;
         }
+        // The whole package as one tar.
+        let tar_name = b
+            .js(
+                "const a = document.querySelector('a.download-all');\
+                 return a ? a.href : null;",
+                vec![],
+            )
+            .await;
+        assert!(
+            tar_name.as_str().is_some_and(|h| h.ends_with("/all.tar")),
+            "a whole-package download link: {tar_name}"
+        );
+        b.click("a.download-all").await;
+        let deadline = Instant::now() + Duration::from_secs(120);
+        let tar = loop {
+            let found = std::fs::read_dir(&downloads).unwrap().find_map(|e| {
+                let p = e.unwrap().path();
+                (p.extension().is_some_and(|x| x == "tar")).then_some(p)
+            });
+            if let Some(p) = found {
+                break p;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the browser did not download the package's tar within 120 s"
+            );
+            tokio::time::sleep(POLL).await;
+        };
         b.close().await;
+        let untar = work.path().join("untar");
+        std::fs::create_dir_all(&untar).unwrap();
+        let st = Command::new("tar")
+            .arg("-xf")
+            .arg(&tar)
+            .arg("-C")
+            .arg(&untar)
+            .status()
+            .expect("tar must be installed");
+        assert!(st.success(), "tar -xf {}", tar.display());
+        let inner: Vec<_> = std::fs::read_dir(&untar)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        assert_eq!(inner.len(), 1, "one package directory in the tar: {inner:?}");
+        let (ok, text) = vigil_verify(&inner[0]);
+        assert!(ok && text.contains("AUTHENTIC"), "vigil verify of the tar's package: {text}");
+        let custody = std::fs::read_to_string(inner[0].join("custody.log")).unwrap();
+        assert!(
+            custody.contains("whole package") && custody.contains(&it),
+            "the tar's custody log records its own download: {custody}"
+        );
 
         // ---- 5. The package verifies, with Vigil and without. ----
         let pkg = work.path().join("package");
-        copy_dir(&downloads, &pkg);
+        std::fs::create_dir_all(&pkg).unwrap();
+        for f in &files {
+            std::fs::copy(downloads.join(f), pkg.join(f)).unwrap();
+        }
         let (ok, text) = vigil_verify(&pkg);
         assert!(ok && text.contains("AUTHENTIC"), "vigil verify: {text}");
         let commands = manifest_commands(&pkg);

@@ -25,6 +25,7 @@ pub mod pages;
 pub mod playback;
 pub mod requests;
 pub mod server;
+pub mod tar;
 pub mod tls;
 pub mod ui;
 

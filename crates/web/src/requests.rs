@@ -362,9 +362,11 @@ async fn new_page(State(st): State<AppState>, a: Authed) -> Result<Response, Fai
                         label.check { input type="checkbox" name="camera" value=(id); " " (name) }
                     }
                 }
-                label { (t(lang, "req.start")) input type="datetime-local" name="start" step="1" required; }
-                label { (t(lang, "req.end")) input type="datetime-local" name="end" step="1" required; }
-                label { (t(lang, "req.reason")) textarea name="reason" rows="4" maxlength="4000" required {} }
+                div.times {
+                    label { (t(lang, "req.start")) input type="datetime-local" name="start" step="1" required; }
+                    label { (t(lang, "req.end")) input type="datetime-local" name="end" step="1" required; }
+                }
+                label { (t(lang, "req.reason")) textarea name="reason" rows="5" maxlength="4000" required {} }
                 label.check { input type="checkbox" name="want_hold" value="1"; " " (t(lang, "req.want_hold")) }
                 label { (t(lang, "req.document")) " (PDF, JPEG, PNG ≤ 20 MB)"
                     input type="file" name="document" accept="application/pdf,image/jpeg,image/png" required;
@@ -639,7 +641,7 @@ async fn detail_page(
                 h2 { (t(lang, "req.decide")) }
                 form #decide method="post" action={ "/requests/" (id) "/decide" } {
                     input type="hidden" name="csrf" value=(a.csrf);
-                    label { (t(lang, "req.comment")) textarea name="comment" rows="3" maxlength="4000" {} }
+                    label { (t(lang, "req.comment")) textarea name="comment" rows="4" maxlength="4000" {} }
                     fieldset.grantees {
                         legend { (t(lang, "req.grantees")) }
                         table { thead { tr { th { (t(lang, "req.person")) } th { (t(lang, "req.can_view")) } th { (t(lang, "req.can_export")) } } }
@@ -654,9 +656,10 @@ async fn detail_page(
                     }
                     label { (t(lang, "req.expires")) input type="datetime-local" name="expires" step="1" value=(default_expiry) required; }
                     label.check { input type="checkbox" name="hold" value="1" checked[q.want_hold]; " " (t(lang, "req.place_hold")) }
-                    button type="submit" name="decision" value="approve" { (t(lang, "req.approve")) }
-                    " "
-                    button type="submit" name="decision" value="reject" { (t(lang, "req.reject")) }
+                    div.buttons {
+                        button type="submit" name="decision" value="approve" { (t(lang, "req.approve")) }
+                        button type="submit" name="decision" value="reject" { (t(lang, "req.reject")) }
+                    }
                 }
             }
             @if !grantees.is_empty() {
@@ -1041,6 +1044,76 @@ fn package_files(dir: &FsPath) -> Vec<(String, u64)> {
     out
 }
 
+/// The download of a whole package as one uncompressed tar (`<package>/<file>` entries).
+const ALL_TAR: &str = "all.tar";
+
+/// What the package page shows of `manifest.json` (read from the package itself).
+struct ManifestSummary {
+    name: String,
+    exported_at: String,
+    range: (String, String),
+    /// (file, camera name, start, end, frames, holes, sha256)
+    cameras: Vec<(String, String, String, String, u64, usize, String)>,
+    without: Vec<String>,
+    verify: Vec<String>,
+}
+
+fn manifest_summary(dir: &FsPath, lang: Lang) -> Option<ManifestSummary> {
+    let bytes = std::fs::read(dir.join(evidence::MANIFEST_FILE)).ok()?;
+    let m: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    let s = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_string();
+    let key = if lang == Lang::Vi { "vi" } else { "en" };
+    Some(ManifestSummary {
+        name: s(&m["package"]),
+        exported_at: s(&m["exported_at"]),
+        range: (s(&m["range"]["start"]), s(&m["range"]["end"])),
+        cameras: m["cameras"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|c| {
+                (
+                    s(&c["file"]),
+                    s(&c["name"]),
+                    s(&c["start"]),
+                    s(&c["end"]),
+                    c["frames"].as_u64().unwrap_or(0),
+                    c["holes"].as_array().map_or(0, Vec::len),
+                    s(&c["sha256"]),
+                )
+            })
+            .collect(),
+        without: m["cameras_without_footage"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|c| s(&c["name"]))
+            .collect(),
+        verify: m["how_to_verify"][key]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(s)
+            .collect(),
+    })
+}
+
+/// `1 234 567 B` as people read sizes.
+fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 4] = ["B", "KiB", "MiB", "GiB"];
+    let mut v = n as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u + 1 < UNITS.len() {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS[u])
+    }
+}
+
 async fn download_page(
     State(st): State<AppState>,
     a: Authed,
@@ -1049,9 +1122,12 @@ async fn download_page(
     let lang = a.lang;
     let e = find_export(&st, &a, id, eid).await?;
     let dir = PathBuf::from(&e.dir);
-    let files = tokio::task::spawn_blocking(move || package_files(&dir))
-        .await
-        .map_err(|e| Fail::internal(lang, e))?;
+    let (files, summary) =
+        tokio::task::spawn_blocking(move || (package_files(&dir), manifest_summary(&dir, lang)))
+            .await
+            .map_err(|e| Fail::internal(lang, e))?;
+    let total: u64 = files.iter().map(|f| f.1).sum();
+    let base = format!("/requests/{id}/exports/{eid}");
     Ok(page(
         &a,
         t(lang, "req.package"),
@@ -1059,8 +1135,40 @@ async fn download_page(
             h1 { (t(lang, "req.package")) " #" (eid) }
             p { a href={ "/requests/" (id) } { (t(lang, "req.request")) " #" (id) } " · " (e.operator) }
             p.muted { (t(lang, "req.package_hint")) }
+            p { a.button.download-all href={ (base) "/" (ALL_TAR) } download {
+                (t(lang, "req.download_all")) " (.tar, " (human_bytes(total)) ")"
+            } }
+            @if let Some(m) = &summary {
+                dl #package-summary {
+                    dt { (t(lang, "req.package_name")) } dd { code { (m.name) } }
+                    dt { (t(lang, "req.exported_at")) } dd { (m.exported_at) }
+                    dt { (t(lang, "req.window")) " (UTC)" } dd { (m.range.0) " → " (m.range.1) }
+                }
+                table #package-cameras {
+                    thead { tr {
+                        th { (t(lang, "req.cameras")) } th { (t(lang, "req.covered")) }
+                        th { (t(lang, "req.frames")) } th { (t(lang, "req.holes")) } th { "SHA-256" }
+                    } }
+                    tbody {
+                        @for (file, name, from, to, frames, holes, sha) in &m.cameras {
+                            tr data-file=(file) {
+                                td { (name) } td { (from) " → " (to) } td { (frames) } td { (holes) }
+                                td { code { (sha) } }
+                            }
+                        }
+                        @for name in &m.without {
+                            tr.none { td { (name) } td colspan="4" { (t(lang, "req.no_footage")) } }
+                        }
+                    }
+                }
+                @if !m.verify.is_empty() {
+                    h2 { (t(lang, "req.how_to_verify")) }
+                    pre.verify { @for l in &m.verify { (l) "\n" } }
+                }
+            }
+            h2 { (t(lang, "req.files")) }
             ul #package { @for (f, size) in &files {
-                li { a.download href={ "/requests/" (id) "/exports/" (eid) "/" (f) } download { (f) } " · " (size) " B" }
+                li { a.download href={ (base) "/" (f) } download { (f) } " · " (human_bytes(*size)) }
             } }
         },
     ))
@@ -1079,6 +1187,9 @@ async fn download(
         return Err(Fail::new(StatusCode::NOT_FOUND, t(lang, "error.not_found")));
     }
     let dir = PathBuf::from(&e.dir);
+    if file == ALL_TAR && !dir.join(ALL_TAR).exists() {
+        return download_all(&st, &a, &client, id, eid, dir).await;
+    }
     let path = dir.join(&file);
     let f = tokio::fs::File::open(&path)
         .await
@@ -1116,6 +1227,77 @@ async fn download(
             (header::CACHE_CONTROL, "no-store".to_string()),
         ],
         body,
+    )
+        .into_response())
+}
+
+/// The whole package as one tar stream: the custody line and the audit event come first
+/// (as for a single file), then every file under `<package>/`, read on a blocking thread.
+async fn download_all(
+    st: &AppState,
+    a: &Authed,
+    client: &ClientAddr,
+    id: i64,
+    eid: i64,
+    dir: PathBuf,
+) -> Result<Response, Fail> {
+    let lang = a.lang;
+    let name = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| format!("package-{eid}"));
+    let line = format!(
+        "{} download {} (whole package) by {} from {}",
+        st.clock.now_secs(),
+        ALL_TAR,
+        a.user.username,
+        client.0
+    );
+    let dir2 = dir.clone();
+    // The custody line goes in before the listing, so the tar carries it.
+    let files = tokio::task::spawn_blocking(move || {
+        append_custody(&dir2, &line)?;
+        Ok::<_, String>(package_files(&dir2))
+    })
+    .await
+    .map_err(|e| Fail::internal(lang, e))?
+    .map_err(|e| Fail::internal(lang, format!("custody log: {e}")))?;
+    let len = crate::tar::archive_len(files.iter().map(|f| f.1));
+    audit(
+        st,
+        a,
+        client,
+        "export.download",
+        format!("request:{id}"),
+        serde_json::json!({ "export": eid, "file": ALL_TAR, "bytes": len,
+                            "files": files.iter().map(|f| &f.0).collect::<Vec<_>>() }),
+    );
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<std::io::Result<bytes::Bytes>>(4);
+    let prefix = name.clone();
+    tokio::task::spawn_blocking(move || {
+        if let Err(e) = crate::tar::write_archive(&dir, &prefix, &files, |chunk| {
+            tx.blocking_send(Ok(chunk)).map_err(|_| {
+                std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the client went away")
+            })
+        }) {
+            if e.kind() != std::io::ErrorKind::BrokenPipe {
+                error!(package = %dir.display(), "streaming the package as tar: {e}");
+                let _ = tx.blocking_send(Err(e));
+            }
+        }
+    });
+    let stream = futures::stream::poll_fn(move |cx| rx.poll_recv(cx));
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/x-tar".to_string()),
+            (header::CONTENT_LENGTH, len.to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{name}.tar\""),
+            ),
+            (header::CACHE_CONTROL, "no-store".to_string()),
+        ],
+        axum::body::Body::from_stream(stream),
     )
         .into_response())
 }

@@ -587,6 +587,18 @@ impl Drop for Browser {
     }
 }
 
+/// Where screenshots go: `target/screenshots`, or `docs/screenshots` (the committed
+/// ones) when `VIGIL_UPDATE_SCREENSHOTS=1`, so that a test run leaves the tree clean.
+pub fn screenshots_dir() -> PathBuf {
+    let dir = if std::env::var_os("VIGIL_UPDATE_SCREENSHOTS").is_some() {
+        crate::common::repo_root().join("docs/screenshots")
+    } else {
+        crate::common::repo_root().join("target/screenshots")
+    };
+    std::fs::create_dir_all(&dir).expect("creating the screenshots directory");
+    dir
+}
+
 /// Today's date (YYYY-MM-DD) in the local time zone, as the playback page's `day` expects.
 pub fn today_local() -> String {
     // SAFETY: time/localtime_r write into the locals we pass.
