@@ -119,12 +119,34 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 /// Opens `db_path` for the audit's use and brings its tables to the current version.
 pub(crate) fn open_conn(db_path: &Path) -> Result<Connection, AuditError> {
     let mut conn = Connection::open(db_path).ctx("opening the database")?;
-    conn.busy_timeout(Duration::from_secs(10))
+    conn.busy_timeout(BUSY_TIMEOUT)
         .ctx("setting the busy timeout")?;
-    conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;")
+    set_wal(&conn)?;
+    conn.execute_batch("PRAGMA synchronous = NORMAL;")
         .ctx("configuring the database")?;
     migrate(&mut conn)?;
     Ok(conn)
+}
+
+/// How long a connection waits for another process's lock.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Puts the database in WAL mode (a no-op when it is). Switching a new database's journal
+/// mode while another process opens it too can fail at once with `SQLITE_BUSY` (SQLite does
+/// not call the busy handler there), so that is retried up to [`BUSY_TIMEOUT`].
+fn set_wal(conn: &Connection) -> Result<(), AuditError> {
+    let deadline = Instant::now() + BUSY_TIMEOUT;
+    loop {
+        match conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get::<_, String>(0)) {
+            Ok(_) => return Ok(()),
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::DatabaseBusy && Instant::now() < deadline =>
+            {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            Err(e) => return Err(e).ctx("putting the database in WAL mode"),
+        }
+    }
 }
 
 fn migrate(conn: &mut Connection) -> Result<(), AuditError> {

@@ -383,3 +383,112 @@ impl Store {
         Ok((rows, cuts, next, garbage))
     }
 }
+
+/// A stream's chain head: its newest closed segment and the chain value there. Sealed into
+/// the audit trail (`storage.seal`) so that rewriting the newest rows *and* `next_seq` —
+/// which [`Store::verify_storage`] alone cannot notice — is caught later (see
+/// [`Store::chain_at`]).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ChainHead {
+    pub stream_id: StreamId,
+    pub camera_id: crate::CameraId,
+    /// The camera's name.
+    pub camera: String,
+    pub kind: crate::StreamKind,
+    pub seq: i64,
+    /// End of the segment (wall ticks).
+    pub end: Ticks,
+    pub bytes: u64,
+    pub file_sha256: [u8; 32],
+    /// The chain value of segment `seq`.
+    pub chain: [u8; 32],
+}
+
+/// What the index holds today for segment `seq` of a stream, to compare with a chain value
+/// sealed earlier ([`Store::chain_at`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChainAt {
+    /// The closed segment's chain value.
+    Segment([u8; 32]),
+    /// Retention deleted it as the last segment of a run: the cut kept its chain value.
+    Cut([u8; 32]),
+    /// Retention deleted it inside a run: its chain value was not kept (nothing to compare).
+    Deleted,
+    /// No closed segment and no retention record covers it: rows were removed or rewritten
+    /// other than by the recorder and retention.
+    Missing,
+}
+
+impl Store {
+    /// Every stream's chain head (streams without a closed segment are left out), by stream.
+    pub fn chain_heads(&self) -> Result<Vec<ChainHead>, Error> {
+        let conn = self.conn();
+        let what = || "reading the streams' chain heads".to_string();
+        let mut stmt = conn
+            .prepare(
+                "SELECT s.id, s.camera_id, c.name, s.kind, g.seq, g.\"end\", g.bytes, \
+                 g.file_sha256, g.chain \
+                 FROM stream s JOIN camera c ON c.id = s.camera_id \
+                 JOIN segment g ON g.id = (SELECT id FROM segment \
+                     WHERE stream_id = s.id AND state = 'closed' ORDER BY seq DESC LIMIT 1) \
+                 ORDER BY s.id",
+            )
+            .ctx(what)?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(ChainHead {
+                    stream_id: r.get(0)?,
+                    camera_id: r.get(1)?,
+                    camera: r.get(2)?,
+                    kind: if r.get::<_, String>(3)? == "sub" {
+                        crate::StreamKind::Sub
+                    } else {
+                        crate::StreamKind::Main
+                    },
+                    seq: r.get(4)?,
+                    end: r.get::<_, Option<i64>>(5)?.unwrap_or_default(),
+                    bytes: r.get::<_, Option<i64>>(6)?.unwrap_or_default().max(0) as u64,
+                    file_sha256: blob32(r.get(7)?).unwrap_or(db::GENESIS),
+                    chain: blob32(r.get(8)?).unwrap_or(db::GENESIS),
+                })
+            })
+            .ctx(what)?;
+        rows.collect::<Result<Vec<_>, _>>().ctx(what)
+    }
+
+    /// What the index holds for segment `seq` of `stream` (see [`ChainAt`]).
+    pub fn chain_at(&self, stream: StreamId, seq: i64) -> Result<ChainAt, Error> {
+        use rusqlite::OptionalExtension;
+        let conn = self.conn();
+        let what = || format!("reading the chain value of stream {stream} segment {seq}");
+        let seg: Option<Option<Vec<u8>>> = conn
+            .query_row(
+                "SELECT chain FROM segment WHERE stream_id = ?1 AND seq = ?2 AND state = 'closed'",
+                params![stream, seq],
+                |r| r.get(0),
+            )
+            .optional()
+            .ctx(what)?;
+        if let Some(chain) = seg {
+            // A closed row without a chain value is itself damage: compare as zeros.
+            return Ok(ChainAt::Segment(blob32(chain).unwrap_or(db::GENESIS)));
+        }
+        let cut: Option<(i64, Vec<u8>)> = conn
+            .query_row(
+                "SELECT up_to_seq, chain_at_cut FROM retention_cut \
+                 WHERE stream_id = ?1 AND from_seq <= ?2 AND ?2 <= up_to_seq \
+                 ORDER BY up_to_seq LIMIT 1",
+                params![stream, seq],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+            .ctx(what)?;
+        Ok(match cut {
+            Some((up_to, chain)) if up_to == seq => {
+                ChainAt::Cut(blob32(Some(chain)).unwrap_or(db::GENESIS))
+            }
+            Some(_) => ChainAt::Deleted,
+            None => ChainAt::Missing,
+        })
+    }
+}

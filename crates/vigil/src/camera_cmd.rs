@@ -1,10 +1,13 @@
-//! `vigil camera add|list|edit|remove` and `vigil plan`.
+//! `vigil camera add|list|edit|remove` and `vigil plan`. Every change is an audit event
+//! (`config.camera`, by `cli:<unix user>`), written beside a running recorder too.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
+use serde_json::json;
 
+use crate::audit_cmd::CliAudit;
 use crate::DataArgs;
 
 #[derive(Subcommand)]
@@ -82,7 +85,7 @@ pub struct CameraOpts {
 pub fn run(c: CameraCmd) -> Result<()> {
     match c {
         CameraCmd::Add { data, name, opts } => {
-            let store = open(&data)?;
+            let (store, dir) = open(&data)?;
             let main = opts
                 .main
                 .clone()
@@ -91,6 +94,8 @@ pub fn run(c: CameraCmd) -> Result<()> {
             if let Some(s) = &opts.sub {
                 check_url(s)?;
             }
+            check_opts(&opts)?;
+            let audit = CliAudit::open(&dir)?;
             let id = store.add_camera(store::NewCamera {
                 name: name.clone(),
                 main_url: main,
@@ -101,11 +106,18 @@ pub fn run(c: CameraCmd) -> Result<()> {
                 department: opts.department.clone(),
                 ..Default::default()
             })?;
-            apply_opts(&store, &name, &opts)?;
+            let applied = apply_opts(&store, &name, &opts);
+            audit.record(
+                "config.camera",
+                format!("camera:{id}"),
+                audit_detail("add", &name, &opts, &applied),
+            )?;
+            audit.close()?;
+            applied?;
             println!("added camera {name} (id {id})");
         }
         CameraCmd::List { data } => {
-            let store = open(&data)?;
+            let (store, _) = open(&data)?;
             let cams = store.cameras()?;
             let streams = store.streams()?;
             println!(
@@ -139,23 +151,25 @@ pub fn run(c: CameraCmd) -> Result<()> {
             }
         }
         CameraCmd::Edit { data, name, opts } => {
-            let store = open(&data)?;
+            let (store, dir) = open(&data)?;
             let cam = store
                 .camera_by_name(&name)?
                 .with_context(|| format!("no camera named {name}: see `vigil camera list`"))?;
-            if opts.main.is_some()
+            if let Some(u) = &opts.main {
+                check_url(u)?;
+            }
+            if let Some(u) = &opts.sub {
+                check_url(u)?;
+            }
+            check_opts(&opts)?;
+            let audit = CliAudit::open(&dir)?;
+            let updated = if opts.main.is_some()
                 || opts.sub.is_some()
                 || opts.user.is_some()
                 || opts.password.is_some()
                 || opts.zone.is_some()
                 || opts.department.is_some()
             {
-                if let Some(u) = &opts.main {
-                    check_url(u)?;
-                }
-                if let Some(u) = &opts.sub {
-                    check_url(u)?;
-                }
                 store.update_camera(
                     cam.id,
                     store::CameraUpdate {
@@ -167,17 +181,37 @@ pub fn run(c: CameraCmd) -> Result<()> {
                         department: opts.department.clone().map(Some),
                         ..Default::default()
                     },
-                )?;
-            }
-            apply_opts(&store, &name, &opts)?;
+                )
+            } else {
+                Ok(())
+            };
+            // Whatever part was made is recorded, also when a later part failed.
+            let applied = match updated {
+                Ok(()) => apply_opts(&store, &name, &opts),
+                Err(e) => Err(e.into()),
+            };
+            audit.record(
+                "config.camera",
+                format!("camera:{}", cam.id),
+                audit_detail("edit", &name, &opts, &applied),
+            )?;
+            audit.close()?;
+            applied?;
             println!("updated camera {name}");
         }
         CameraCmd::Remove { data, name } => {
-            let store = open(&data)?;
+            let (store, dir) = open(&data)?;
             let cam = store
                 .camera_by_name(&name)?
                 .with_context(|| format!("no camera named {name}: see `vigil camera list`"))?;
+            let audit = CliAudit::open(&dir)?;
             store.remove_camera(cam.id)?;
+            audit.record(
+                "config.camera",
+                format!("camera:{}", cam.id),
+                json!({ "change": "remove", "name": name }),
+            )?;
+            audit.close()?;
             println!(
                 "removed camera {name} from the configuration; its footage stays until retention \
                  removes it"
@@ -187,9 +221,92 @@ pub fn run(c: CameraCmd) -> Result<()> {
     Ok(())
 }
 
-fn open(data: &DataArgs) -> Result<store::Store> {
+/// A client handle on the store and the data directory it is in.
+fn open(data: &DataArgs) -> Result<(store::Store, PathBuf)> {
     let cfg = data.load()?;
-    open_dir(&cfg.data_dir)
+    Ok((open_dir(&cfg.data_dir)?, cfg.data_dir))
+}
+
+/// Checks the options that are parsed (schedule, quota) before anything is changed.
+fn check_opts(o: &CameraOpts) -> Result<()> {
+    if let Some(s) = &o.schedule {
+        store::schedule::Schedule::parse(s).context("--schedule")?;
+    }
+    if let Some(q) = &o.quota {
+        store::plan::parse_size(q).context("--quota")?;
+    }
+    Ok(())
+}
+
+/// The audit detail of a camera change: what was asked, never a credential (URLs without
+/// user, password and query; only *that* the camera user or password changed).
+fn audit_detail(
+    change: &str,
+    name: &str,
+    o: &CameraOpts,
+    outcome: &Result<()>,
+) -> serde_json::Value {
+    let mut d = serde_json::Map::new();
+    d.insert("change".into(), change.into());
+    d.insert("name".into(), name.into());
+    let mut put = |k: &str, v: serde_json::Value| {
+        d.insert(k.into(), v);
+    };
+    if let Some(u) = &o.main {
+        put("main_url", audit_url(u).into());
+    }
+    if let Some(u) = &o.sub {
+        put("sub_url", audit_url(u).into());
+    }
+    if o.user.is_some() {
+        put("camera_user_changed", true.into());
+    }
+    if o.password.is_some() {
+        put("camera_password_changed", true.into());
+    }
+    if let Some(v) = &o.zone {
+        put("zone", v.as_str().into());
+    }
+    if let Some(v) = &o.department {
+        put("department", v.as_str().into());
+    }
+    if let Some(v) = &o.schedule {
+        put("schedule", v.as_str().into());
+    }
+    if let Some(v) = &o.quota {
+        put("quota", v.as_str().into());
+    }
+    if let Some(v) = o.min_days {
+        put("min_days", v.into());
+    }
+    if let Some(v) = o.max_days {
+        put("max_days", v.into());
+    }
+    if let Some(v) = o.record_sub {
+        put("record_sub", v.into());
+    }
+    if let Some(v) = o.enabled {
+        put("enabled", v.into());
+    }
+    if let Err(e) = outcome {
+        put("incomplete", format!("{e:#}").into());
+    }
+    serde_json::Value::Object(d)
+}
+
+/// A camera URL for the audit trail: no user, password, query or fragment (some cameras
+/// take credentials in the query).
+fn audit_url(u: &str) -> String {
+    match url::Url::parse(u) {
+        Ok(mut url) => {
+            let _ = url.set_username("");
+            let _ = url.set_password(None);
+            url.set_query(None);
+            url.set_fragment(None);
+            url.to_string()
+        }
+        Err(_) => "<invalid URL>".into(),
+    }
 }
 
 /// A client handle on the data directory, creating the database first if there is none

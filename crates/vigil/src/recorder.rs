@@ -128,6 +128,9 @@ pub async fn serve_with(
     let mut retention_tick =
         tokio::time::interval(Duration::from_secs(cfg.retention_interval_seconds.into()));
     let status_path = cfg.data_dir.join("status.json");
+    let storage_seals = std::sync::Arc::new(std::sync::Mutex::new(
+        crate::audit_cmd::StorageSeals::default(),
+    ));
     loop {
         tokio::select! {
             _ = &mut stop => break,
@@ -146,6 +149,7 @@ pub async fn serve_with(
                 let now = now_ticks();
                 let (dir, configured) = (cfg.data_dir.clone(), cfg.storage_bytes);
                 let audit = audit.clone();
+                let seals = storage_seals.clone();
                 let r = tokio::task::spawn_blocking(move || -> Result<_> {
                     let mut r = s.run_retention(now)?;
                     let limit = storage_limit(&dir, configured, s.footage_bytes()?)?;
@@ -153,7 +157,8 @@ pub async fn serve_with(
                     r.deleted_segments += t.deleted_segments;
                     r.deleted_bytes += t.deleted_bytes;
                     r.streams.extend(t.streams);
-                    crate::audit_cmd::retention_events(&audit, &s, &r);
+                    let mut seals = seals.lock().unwrap_or_else(|p| p.into_inner());
+                    crate::audit_cmd::retention_events(&audit, &s, &r, &mut seals);
                     Ok(r)
                 })
                 .await?;
@@ -172,6 +177,15 @@ pub async fn serve_with(
         w.stop().await;
     }
     tokio::task::spawn_blocking(move || pool.shutdown()).await?;
+    // The heads of the segments just closed, sealed with the trail's closing seal.
+    {
+        let (audit, store, seals) = (audit.clone(), store.clone(), storage_seals.clone());
+        tokio::task::spawn_blocking(move || {
+            let mut seals = seals.lock().unwrap_or_else(|p| p.into_inner());
+            crate::audit_cmd::storage_seal(&audit, &store, &mut seals);
+        })
+        .await?;
+    }
     crate::audit_cmd::close_for_recorder(audit).await;
     let _ = std::fs::remove_file(&status_path);
     Ok(())

@@ -172,7 +172,25 @@ pub fn print(cfg: &Config, json: bool) -> Result<()> {
 /// Prints the verification report; true when everything is intact.
 pub fn verify_storage(cfg: &Config) -> Result<bool> {
     let store = open_store(cfg)?;
-    let report = store.verify_storage()?;
+    let mut report = store.verify_storage()?;
+    // The chains against the newest storage seal in the audit trail (catches a rewritten
+    // tail together with `next_seq`, which the index alone cannot show).
+    let db = cfg.data_dir.join(store::DB_FILE);
+    let sealed = match crate::audit_cmd::sealed_chain_problems(&store, &db) {
+        Ok(check) => {
+            report.problems.extend(check.problems);
+            check.newest.zip(check.oldest).map(|n| (check.seals, n))
+        }
+        Err(e) => {
+            eprintln!("warning: not compared with the audit trail's storage seals: {e:#}");
+            None
+        }
+    };
     print!("{report}");
+    if let Some((n, (newest, oldest))) = sealed {
+        println!(
+            "chains compared with {n} storage seal(s) of the audit trail (events {oldest}..={newest})"
+        );
+    }
     Ok(report.problems.is_empty())
 }

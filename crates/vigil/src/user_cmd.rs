@@ -1,13 +1,17 @@
 //! `vigil user add|list|passwd|disable|enable`: the people who may sign in to the web UI.
 //!
 //! Passwords come from `VIGIL_USER_PASSWORD` (scripts) or are typed twice on a terminal
-//! without echo; there is no default password and weak ones are refused.
+//! without echo; there is no default password and weak ones are refused. Every change is an
+//! audit event (`user.create`, `user.change`, by `cli:<unix user>`; never a password).
 
 use std::io::{BufRead, IsTerminal, Write};
+use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::Subcommand;
+use serde_json::json;
 
+use crate::audit_cmd::CliAudit;
 use crate::DataArgs;
 
 /// The environment variable a script sets to give a password without a terminal.
@@ -62,10 +66,32 @@ fn parse_role(s: &str) -> Result<govern::Role, String> {
 
 /// Opens the user tables of the data directory (creating the database if needed).
 pub fn open_govern(data: &DataArgs) -> Result<govern::Govern> {
+    Ok(open_with_dir(data)?.0)
+}
+
+/// [`open_govern`], and the data directory.
+fn open_with_dir(data: &DataArgs) -> Result<(govern::Govern, PathBuf)> {
     let cfg = data.load()?;
     // Make sure the store's schema exists first (it owns the database file).
     drop(crate::camera_cmd::open_dir(&cfg.data_dir)?);
-    govern::Govern::open(&cfg.data_dir.join(store::DB_FILE)).context("opening the user database")
+    let g = govern::Govern::open(&cfg.data_dir.join(store::DB_FILE))
+        .context("opening the user database")?;
+    Ok((g, cfg.data_dir))
+}
+
+/// Opens the user tables and the audit trail (before anything changes), makes the change
+/// with `f`, and records `action` on `user:<name>` with the detail `f` returns.
+fn audited(
+    data: &DataArgs,
+    action: &'static str,
+    name: &str,
+    f: impl FnOnce(&govern::Govern) -> Result<serde_json::Value>,
+) -> Result<()> {
+    let (g, dir) = open_with_dir(data)?;
+    let audit = CliAudit::open(&dir)?;
+    let detail = f(&g)?;
+    audit.record(action, format!("user:{name}"), detail)?;
+    audit.close()
 }
 
 pub fn now_secs() -> i64 {
@@ -80,16 +106,23 @@ pub fn run(c: UserCmd) -> Result<()> {
             role,
             display_name,
         } => {
-            let g = open_govern(&data)?;
             let pw = read_new_password(&name)?;
-            let u = g.create_user(
-                &name,
-                display_name.as_deref().unwrap_or(""),
-                role,
-                &pw,
-                now_secs(),
-            )?;
-            println!("added {} ({}) as {}", u.username, u.display_name, u.role);
+            audited(&data, "user.create", &name, |g| {
+                let u = g.create_user(
+                    &name,
+                    display_name.as_deref().unwrap_or(""),
+                    role,
+                    &pw,
+                    now_secs(),
+                )?;
+                println!("added {} ({}) as {}", u.username, u.display_name, u.role);
+                Ok(json!({
+                    "role": u.role.as_str(),
+                    "roles": u.roles,
+                    "zone": u.zone,
+                    "display_name": u.display_name,
+                }))
+            })?;
         }
         UserCmd::List { data, json } => {
             let g = open_govern(&data)?;
@@ -110,18 +143,27 @@ pub fn run(c: UserCmd) -> Result<()> {
             }
         }
         UserCmd::Passwd { data, name } => {
-            let g = open_govern(&data)?;
             let pw = read_new_password(&name)?;
-            g.set_password(&name, &pw, now_secs())?;
-            println!("password of {name} changed; their sessions ended");
+            audited(&data, "user.change", &name, |g| {
+                g.set_password(&name, &pw, now_secs())?;
+                println!("password of {name} changed; their sessions ended");
+                // That it changed, never the password.
+                Ok(json!({ "change": "password" }))
+            })?;
         }
         UserCmd::Disable { data, name } => {
-            open_govern(&data)?.set_disabled(&name, true, now_secs())?;
-            println!("{name} disabled");
+            audited(&data, "user.change", &name, |g| {
+                g.set_disabled(&name, true, now_secs())?;
+                println!("{name} disabled");
+                Ok(json!({ "disabled": true }))
+            })?;
         }
         UserCmd::Enable { data, name } => {
-            open_govern(&data)?.set_disabled(&name, false, now_secs())?;
-            println!("{name} enabled");
+            audited(&data, "user.change", &name, |g| {
+                g.set_disabled(&name, false, now_secs())?;
+                println!("{name} enabled");
+                Ok(json!({ "disabled": false }))
+            })?;
         }
     }
     Ok(())

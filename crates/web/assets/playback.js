@@ -6,6 +6,8 @@
 // camera is the master clock; the others follow it within 100 ms. Speeds 1/2/4/8× use
 // playbackRate; "step" pauses and advances one frame. Times are shown in the school's
 // local time (UTC+7). Strings come from the server-rendered bundle (#playback-strings).
+// What the user may not play (outside their recent window and grants, the timeline's
+// `allowed` spans) is greyed out; a click there goes to the next allowed span or is refused.
 
 const S = JSON.parse(document.getElementById('playback-strings').textContent);
 const C = JSON.parse(document.getElementById('playback-config').textContent);
@@ -200,11 +202,41 @@ function currentMs() {
   return m ? m.wallMs() : null;
 }
 
+// The spans of the day the user may play (their recent window, their grants); `null` when
+// the whole day may be played. Older servers only sent `limited_from`.
+function allowedSpans(tl) {
+  if (!tl) return null;
+  if (Array.isArray(tl.allowed) && tl.allowed.length) return tl.allowed;
+  if (tl.limited_from !== null && tl.limited_from !== undefined) {
+    return [{ start: tl.limited_from, end: C.dayEnd }];
+  }
+  return null;
+}
+
+// Where playback may go for a request at `ms`: `ms` itself inside an allowed span, else the
+// start of the next allowed span, else null (nothing allowed from there on).
+function allowedAt(ms) {
+  const spans = allowedSpans(timeline);
+  if (!spans) return ms;
+  for (const s of spans) {
+    if (ms < s.start) return s.start;
+    if (ms < s.end) return ms;
+  }
+  return null;
+}
+
 function seek(ms) {
   ms = Math.max(C.dayStart, Math.min(C.dayEnd, Number(ms)));
-  if (timeline && timeline.limited_from !== null && ms < timeline.limited_from) {
+  const to = allowedAt(ms);
+  if (to === null) {
+    // Outside everything the user may play: refused, the cursor stays where playback is.
     status('playback.limited');
-    ms = timeline.limited_from;
+    drawCursor(currentMs());
+    return;
+  }
+  if (to !== ms) {
+    status('playback.limited');
+    ms = to;
   } else {
     status('');
   }
@@ -287,12 +319,27 @@ function drawTimeline(tl) {
   };
   for (const r of tl.ranges) add('range', r, S['playback.recorded']);
   for (const h of tl.holes) add('hole', h, S['playback.hole']);
-  if (tl.limited_from !== null && tl.limited_from > C.dayStart) {
-    const d = document.createElement('div');
-    d.className = 'limit';
-    d.style.width = `${Math.min(100, pct(tl.limited_from))}%`;
-    d.title = S['playback.limited'];
-    timelineEl.insertBefore(d, cursorEl);
+  // Grey out what the user may not play: the gaps between their allowed spans, up to now.
+  const spans = allowedSpans(tl);
+  if (spans) {
+    const stop = Math.min(C.dayEnd, tl.now ?? C.dayEnd);
+    let pos = C.dayStart;
+    const grey = (a, b) => {
+      if (b <= a) return;
+      const d = document.createElement('div');
+      d.className = 'limit';
+      d.dataset.start = String(a);
+      d.dataset.end = String(b);
+      d.style.left = `${pct(a)}%`;
+      d.style.width = `${Math.min(100, pct(b) - pct(a))}%`;
+      d.title = S['playback.limited'];
+      timelineEl.insertBefore(d, cursorEl);
+    };
+    for (const s of spans) {
+      grey(pos, Math.min(s.start, stop));
+      pos = Math.max(pos, s.end);
+    }
+    grey(pos, stop);
   }
   for (let h = 0; h <= 24; h += 2) {
     const d = document.createElement('div');
@@ -379,8 +426,16 @@ async function start() {
   drawTimeline(timeline);
   let at = C.initial;
   if (at === null || at === undefined) {
-    const last = timeline.ranges[timeline.ranges.length - 1];
-    at = last ? Math.max(last.start, last.end - 60000) : null;
+    // The last minute of the newest footage the user may play.
+    const spans = allowedSpans(timeline) || [{ start: C.dayStart, end: C.dayEnd }];
+    at = null;
+    for (const r of timeline.ranges) {
+      for (const s of spans) {
+        const a = Math.max(r.start, s.start);
+        const b = Math.min(r.end, s.end);
+        if (b > a) at = Math.max(a, b - 60000);
+      }
+    }
   }
   if (at !== null) seek(at);
   else status('playback.no_footage');

@@ -213,7 +213,7 @@ static TABLE: &[(&str, &str, &str)] = &[
     ("playback.loading", "Đang tải…", "Loading…"),
     ("playback.no_footage", "Không có ghi hình tại thời điểm này", "Nothing recorded at this time"),
     ("playback.forbidden", "Bạn không có quyền xem lại thời điểm này", "You may not play back this time"),
-    ("playback.limited", "Bạn chỉ được xem lại 30 phút gần nhất", "You may play back only the last 30 minutes"),
+    ("playback.limited", "Bạn chỉ được xem lại trong khoảng được phép: thời gian gần đây hoặc theo yêu cầu đã được duyệt", "You may play back only the allowed times: the recent past or what an approved request granted"),
     ("playback.error", "Lỗi phát lại", "Playback error"),
     ("playback.h265", "H.265: trình duyệt không phát được, hãy tải MP4", "H.265: the browser cannot play it; download the MP4"),
     ("playback.pick_camera", "Chọn camera và ngày để xem lại.", "Choose a camera and a day to play back."),

@@ -15,8 +15,8 @@
 //!   positioned reads.
 //!
 //! Rights: every request asks `govern::authorize(user, Playback { camera, start, now })`;
-//! a guard only gets the recent window (the timeline shows what lies before it as
-//! `limited_from`).
+//! a guard only gets the recent window and the spans of their active viewing grants (the
+//! timeline lists them as `allowed`; the page greys out the rest of the day).
 
 use std::collections::VecDeque;
 use std::fs::File;
@@ -210,8 +210,13 @@ pub struct Timeline {
     pub events: Vec<Span>,
     /// Frames per second of the recording (for stepping one frame).
     pub fps: f64,
-    /// When set, the user may only play from this time on (ms).
+    /// When set, the user may play nothing before this time (ms): the start of the first
+    /// span of `allowed` (kept for older pages; `allowed` says exactly what may be played).
     pub limited_from: Option<i64>,
+    /// The spans of this day (ms, cut to the day, oldest first, overlaps merged) in which the
+    /// user may start playback: the recent window of their role and every active viewing
+    /// grant for this camera. Empty when the whole day (up to now) may be played.
+    pub allowed: Vec<Span>,
 }
 
 fn ms(t: Ticks) -> i64 {
@@ -264,7 +269,48 @@ pub fn ranges_and_holes(
     (ranges, holes)
 }
 
-/// The timeline of `camera` on local `day` as `user` may see it.
+/// What of `[start, end)` (ticks) `user` may start playback of `camera` in at `now`:
+/// `None` when every instant of it that can hold footage (up to `now`) may be played, else
+/// the allowed spans cut to `[start, end)`, merged, oldest first — empty when nothing may.
+/// Built from `Access::playback_spans` (the role's recent window and every active viewing
+/// grant), the spans `govern::authorize` allows a start in.
+pub fn allowed_spans(
+    user: &govern::User,
+    camera: i64,
+    start: Ticks,
+    end: Ticks,
+    now: Ticks,
+) -> Option<Vec<(Ticks, Ticks)>> {
+    let spans = user.access.playback_spans(camera, now);
+    if spans.is_empty() {
+        return Some(Vec::new());
+    }
+    if start > now {
+        // A day still to come: nothing recorded that a right could withhold.
+        return None;
+    }
+    let mut merged: Vec<(Ticks, Ticks)> = Vec::new();
+    for (a, b) in spans {
+        let (a, b) = (a.max(start), b.min(end));
+        if b <= a {
+            continue;
+        }
+        match merged.last_mut() {
+            Some(last) if a <= last.1 => last.1 = last.1.max(b),
+            _ => merged.push((a, b)),
+        }
+    }
+    // Starts in [start, need) must be allowed for the whole day: up to now inclusive today,
+    // up to the day's end for a past day.
+    let need = if now < end { now + 1 } else { end };
+    let whole = merged
+        .first()
+        .is_some_and(|&(a, b)| a <= start && b >= need);
+    (!whole).then_some(merged)
+}
+
+/// The timeline of `camera` on local `day` as `user` may see it: refused only when the
+/// user may play nothing of that camera on that day.
 pub fn timeline(
     store: &store::Store,
     user: &govern::User,
@@ -274,24 +320,19 @@ pub fn timeline(
     now: Ticks,
 ) -> Result<Timeline, PlaybackError> {
     let (start, end) = day_span(day, utc_offset_minutes);
-    let limited_from = if govern::authorize(user, &govern::Action::Playback { camera, start, now })
-    {
-        None
-    } else {
-        // The user may play recent footage only: find where their window starts.
-        let from = now - govern::GUARD_PLAYBACK_WINDOW_TICKS;
-        if !govern::authorize(
-            user,
-            &govern::Action::Playback {
-                camera,
-                start: from,
-                now,
-            },
-        ) {
-            return Err(PlaybackError::Forbidden);
-        }
-        Some(ms(from))
+    let allowed: Vec<Span> = match allowed_spans(user, camera, start, end, now) {
+        None => Vec::new(),
+        Some(spans) if spans.is_empty() => return Err(PlaybackError::Forbidden),
+        Some(spans) => spans
+            .into_iter()
+            .map(|(a, b)| Span {
+                start: ms(a),
+                // A span ending within a millisecond would vanish: keep it at least 1 ms.
+                end: ms(b).max(ms(a) + 1),
+            })
+            .collect(),
     };
+    let limited_from = allowed.first().map(|s| s.start);
     let stream = playback_stream(store, camera)?;
     let segs = store.segments(stream.id, start, end)?;
     let (ranges, holes) = ranges_and_holes(&segs, start, end, now);
@@ -315,6 +356,7 @@ pub fn timeline(
         events: Vec::new(),
         fps: (fps * 100.0).round() / 100.0,
         limited_from,
+        allowed,
     })
 }
 
@@ -1140,5 +1182,93 @@ mod tests {
                 }
             ]
         );
+    }
+
+    fn user(window_secs: Option<i64>, grants: Vec<govern::Grant>) -> govern::User {
+        let mut assignments = Vec::new();
+        if let Some(w) = window_secs {
+            assignments.push(govern::Assignment {
+                window_secs: Some(w),
+                ..govern::Assignment::new(govern::Right::PlaybackRecent, govern::Scope::All)
+            });
+        }
+        govern::User {
+            id: 7,
+            username: "baove".into(),
+            display_name: "Bảo vệ".into(),
+            role: govern::Role::Guard,
+            lang: "vi".into(),
+            zone: None,
+            roles: vec!["guard".into()],
+            access: govern::Access {
+                assignments,
+                grants,
+                ..Default::default()
+            },
+        }
+    }
+
+    fn grant(camera: i64, start: Ticks, end: Ticks, expires_at: i64) -> govern::Grant {
+        govern::Grant {
+            id: 1,
+            request_id: 1,
+            user_id: 7,
+            camera_id: camera,
+            start,
+            end,
+            can_view: true,
+            can_export: false,
+            expires_at,
+        }
+    }
+
+    #[test]
+    fn allowed_spans_from_window_and_grants() {
+        let h = 3600 * TICKS_PER_SEC;
+        let (day0, day1) = day_span((2025, 6, 12), 7 * 60);
+        let now = day1 + 2 * 24 * h + 15 * h; // 2025-06-15, 15:00 local
+        let now_s = now / TICKS_PER_SEC;
+        // Nothing at all: no window, no grant.
+        assert_eq!(
+            allowed_spans(&user(None, vec![]), 1, day0, day1, now),
+            Some(vec![])
+        );
+        // A 30-minute window: that past day offers nothing; today only the window.
+        let guard = user(Some(1800), vec![]);
+        assert_eq!(allowed_spans(&guard, 1, day0, day1, now), Some(vec![]));
+        let (t0, t1) = day_span((2025, 6, 15), 7 * 60);
+        assert_eq!(
+            allowed_spans(&guard, 1, t0, t1, now),
+            Some(vec![(now - 1800 * TICKS_PER_SEC, now + 1)])
+        );
+        // A long window covers the whole past day and today up to now.
+        let long = user(Some(10 * 365 * 86_400), vec![]);
+        assert_eq!(allowed_spans(&long, 1, day0, day1, now), None);
+        assert_eq!(allowed_spans(&long, 1, t0, t1, now), None);
+        // A day still to come holds nothing to withhold.
+        assert_eq!(allowed_spans(&guard, 1, t1, t1 + 24 * h, now), None);
+        // Grants: overlapping ones merge, cut to the day; another camera's does not count;
+        // an expired one gives nothing.
+        let g = user(
+            Some(1800),
+            vec![
+                grant(1, day0 + 8 * h, day0 + 9 * h, now_s + 60),
+                grant(1, day0 + 8 * h + h / 2, day0 + 10 * h, now_s + 60),
+                grant(1, day0 - h, day0 + h, now_s + 60),
+                grant(2, day0 + 12 * h, day0 + 13 * h, now_s + 60),
+                grant(1, day0 + 20 * h, day0 + 21 * h, now_s - 1),
+            ],
+        );
+        assert_eq!(
+            allowed_spans(&g, 1, day0, day1, now),
+            Some(vec![(day0, day0 + h), (day0 + 8 * h, day0 + 10 * h)])
+        );
+        assert_eq!(
+            allowed_spans(&g, 2, day0, day1, now),
+            Some(vec![(day0 + 12 * h, day0 + 13 * h)])
+        );
+        // A grant over the whole day opens all of it.
+        let all = user(None, vec![grant(1, day0 - h, day1 + h, now_s + 60)]);
+        assert_eq!(allowed_spans(&all, 1, day0, day1, now), None);
     }
 }

@@ -2,7 +2,7 @@
 //! router (`web::router`), plus the request → approval → grant path: a guard's request
 //! cannot be approved by the guard (nor by anyone else who filed it), playback outside the
 //! guard's 30-minute window is refused without a grant, allowed with one, and refused again
-//! once the grant has expired.
+//! once the grant has expired; the timeline lists exactly the spans a grant opens.
 //!
 //! "Allowed" means the route answered something other than 401/403 or a redirect to the
 //! login page (a permitted playback of an empty store answers 404, which is fine here).
@@ -633,4 +633,97 @@ async fn grants_open_older_playback_until_they_expire() {
     .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
     assert!(e.govern.request(id).unwrap().hold_released_at.is_some());
+}
+
+/// The timeline's `allowed` spans as (start, end) ms.
+fn allowed_of(r: &Resp) -> Vec<(i64, i64)> {
+    let v: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+    v["allowed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["start"].as_i64().unwrap(), s["end"].as_i64().unwrap()))
+        .collect()
+}
+
+fn limited_from_of(r: &Resp) -> Option<i64> {
+    let v: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+    v["limited_from"].as_i64()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_timeline_shows_what_grants_open() {
+    let mut e = setup();
+    let now = e.now_ms();
+    let w_start = now - 3 * DAY_MS;
+    let w_end = w_start + 10 * MIN_MS;
+    let offset = 7 * 60;
+    let day = web::playback::local_day(w_start * 90, offset);
+    let day_before = web::playback::local_day((w_start - DAY_MS) * 90, offset);
+    let timeline = |camera: i64, day: &str| format!("/api/cameras/{camera}/timeline?day={day}");
+
+    // Today: the guard's 30-minute window only.
+    let r = get(&e, "guard", "/api/cameras/1/timeline").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(allowed_of(&r), vec![(now - 30 * MIN_MS, now)]);
+    assert_eq!(limited_from_of(&r), Some(now - 30 * MIN_MS));
+    // That past day, without a grant: nothing to play, refused; so is IT (no playback).
+    assert_eq!(
+        get(&e, "guard", &timeline(1, &day)).await.status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        get(&e, "it", "/api/cameras/1/timeline").await.status,
+        StatusCode::FORBIDDEN
+    );
+
+    // A grant for camera 1, [w_start, w_end), to view until tomorrow.
+    let r = file_request(&e, "guard", &[1], &local(w_start), &local(w_end), PDF).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let id = r.location.trim_start_matches("/requests/").to_string();
+    let (_, _, guard_id) = e.session("guard");
+    let g = guard_id.to_string();
+    let exp = local(now + DAY_MS);
+    let r = post_form(
+        &e,
+        "leadership",
+        &format!("/requests/{id}/decide"),
+        &[
+            ("decision", "approve"),
+            ("comment", "Đồng ý"),
+            ("view", &g),
+            ("expires", &exp),
+        ],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+
+    // The guard now sees exactly the granted span on that day…
+    let r = get(&e, "guard", &timeline(1, &day)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(allowed_of(&r), vec![(w_start, w_end)]);
+    assert_eq!(limited_from_of(&r), Some(w_start));
+    // …and still only the recent window today.
+    let r = get(&e, "guard", "/api/cameras/1/timeline").await;
+    assert_eq!(allowed_of(&r), vec![(now - 30 * MIN_MS, now)]);
+    // Not the day before, not another camera, not the approver (who holds no grant).
+    assert_eq!(
+        get(&e, "guard", &timeline(1, &day_before)).await.status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        get(&e, "guard", &timeline(2, &day)).await.status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        get(&e, "leadership", &timeline(1, &day)).await.status,
+        StatusCode::FORBIDDEN
+    );
+
+    // Once the grant has expired, that day offers nothing again.
+    e.advance_to(now + 2 * DAY_MS);
+    assert_eq!(
+        get(&e, "guard", &timeline(1, &day)).await.status,
+        StatusCode::FORBIDDEN
+    );
 }
