@@ -1098,7 +1098,7 @@ fn manifest_summary(dir: &FsPath, lang: Lang) -> Option<ManifestSummary> {
     })
 }
 
-/// `1 234 567 B` as people read sizes.
+/// A size as people read it: `512 B`, `4.3 MiB`.
 fn human_bytes(n: u64) -> String {
     const UNITS: [&str; 4] = ["B", "KiB", "MiB", "GiB"];
     let mut v = n as f64;
