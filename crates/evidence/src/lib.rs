@@ -5,7 +5,9 @@
 //!
 //! [`export`] writes `out_dir/<package>/`:
 //! - one progressive MP4 per camera: the recorded stream remuxed from the index
-//!   (`store.progressive` + [`store::Store::write_mp4`]), never re-encoded;
+//!   (`store.progressive`; the bytes [`store::Store::write_mp4`] would write), never
+//!   re-encoded, written and hashed by a pipeline that bypasses the page cache where it
+//!   can (`mp4out`);
 //! - `manifest.json`: cameras, the exact time range, every source segment with its SHA-256,
 //!   holes, the request (id, purpose, reason, requester, approver), the operator, the export
 //!   time, the audit chain's head, each MP4's size and SHA-256, and how to check it all;
@@ -22,6 +24,7 @@
 //!
 //! What it is not for: deciding who may export (that is `govern`), HTTP (`web`).
 
+mod mp4out;
 mod package;
 mod verify;
 

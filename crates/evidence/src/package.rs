@@ -101,136 +101,6 @@ pub struct Package {
     pub audit_seq: u64,
 }
 
-/// Size of the chunks handed to the hashing thread and written to the file.
-const CHUNK: usize = 4 << 20;
-
-/// Buffers in circulation between the writer and the hashing thread.
-const BUFFERS: usize = 4;
-
-/// A `Write` that writes 4 MiB chunks to a file, then hands each to a hashing thread
-/// (SHA-256), which hashes it while the next chunk is read and written, and gives the
-/// buffer back for reuse (no fresh allocation, so no page faults, per chunk).
-struct HashingWriter {
-    file: File,
-    buf: Vec<u8>,
-    tx: Option<std::sync::mpsc::SyncSender<Vec<u8>>>,
-    back: std::sync::mpsc::Receiver<Vec<u8>>,
-    allocated: usize,
-    hasher: Option<std::thread::JoinHandle<[u8; 32]>>,
-    bytes: u64,
-}
-
-impl HashingWriter {
-    fn new(file: File) -> HashingWriter {
-        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(BUFFERS);
-        let (back_tx, back) = std::sync::mpsc::sync_channel::<Vec<u8>>(BUFFERS);
-        let hasher = std::thread::spawn(move || {
-            let mut h = Sha256::new();
-            // Ends when the sender is dropped ([`HashingWriter::finish`]).
-            for mut chunk in rx {
-                h.update(&chunk[..]);
-                chunk.clear();
-                let _ = back_tx.try_send(chunk);
-            }
-            h.finalize().into()
-        });
-        HashingWriter {
-            file,
-            buf: Vec::with_capacity(CHUNK),
-            tx: Some(tx),
-            back,
-            allocated: 1,
-            hasher: Some(hasher),
-            bytes: 0,
-        }
-    }
-
-    fn push_chunk(&mut self) -> std::io::Result<()> {
-        if self.buf.is_empty() {
-            return Ok(());
-        }
-        self.file.write_all(&self.buf)?;
-        self.bytes += self.buf.len() as u64;
-        // The next buffer: a returned one, a new one while fewer than BUFFERS exist, or
-        // wait for the hasher to return one.
-        let next = match self.back.try_recv() {
-            Ok(b) => b,
-            Err(_) if self.allocated < BUFFERS => {
-                self.allocated += 1;
-                Vec::with_capacity(CHUNK)
-            }
-            Err(_) => self
-                .back
-                .recv()
-                .map_err(|_| std::io::Error::other("the hashing thread ended"))?,
-        };
-        let full = std::mem::replace(&mut self.buf, next);
-        if let Some(tx) = &self.tx {
-            tx.send(full)
-                .map_err(|_| std::io::Error::other("the hashing thread ended"))?;
-        }
-        Ok(())
-    }
-
-    /// Writes what is buffered, syncs the file, and returns (SHA-256, bytes).
-    fn finish(mut self) -> std::io::Result<([u8; 32], u64)> {
-        self.push_chunk()?;
-        self.file.sync_all()?;
-        drop(self.tx.take());
-        let hash = self
-            .hasher
-            .take()
-            .expect("finish runs once")
-            .join()
-            .map_err(|_| std::io::Error::other("the hashing thread panicked"))?;
-        Ok((hash, self.bytes))
-    }
-}
-
-impl HashingWriter {
-    /// Appends `len` bytes of `file` from `offset`, read straight into the chunk buffer
-    /// with positioned reads (no intermediate copy).
-    fn fill_from(&mut self, file: &File, mut offset: u64, mut len: u64) -> std::io::Result<()> {
-        use std::os::unix::fs::FileExt;
-        while len > 0 {
-            let room = (CHUNK - self.buf.len()) as u64;
-            let n = room.min(len) as usize;
-            let old = self.buf.len();
-            self.buf.resize(old + n, 0);
-            file.read_exact_at(&mut self.buf[old..], offset)?;
-            offset += n as u64;
-            len -= n as u64;
-            if self.buf.len() == CHUNK {
-                self.push_chunk()?;
-            }
-        }
-        Ok(())
-    }
-}
-
-impl Write for HashingWriter {
-    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
-        let n = data.len().min(CHUNK - self.buf.len());
-        self.buf.extend_from_slice(&data[..n]);
-        if self.buf.len() == CHUNK {
-            self.push_chunk()?;
-        }
-        Ok(n)
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Drop for HashingWriter {
-    fn drop(&mut self) {
-        drop(self.tx.take());
-        if let Some(h) = self.hasher.take() {
-            let _ = h.join();
-        }
-    }
-}
-
 fn safe_name(s: &str) -> String {
     let out: String = s
         .chars()
@@ -367,14 +237,16 @@ fn write_package(
         };
         let file = format!("camera-{camera_id}-{}.mp4", safe_name(cam_name));
         let path = dir.join(&file);
-        let f = File::create(&path).map_err(|e| io_err("create", &path, e))?;
-        let mut w = HashingWriter::new(f);
-        write_export(&e, &mut w).map_err(|source| EvidenceError::Store {
-            camera: *camera_id,
-            name: cam_name.clone(),
-            source,
-        })?;
-        let (hash, bytes) = w.finish().map_err(|e| io_err("write", &path, e))?;
+        let (hash, bytes) =
+            crate::mp4out::write_mp4(&e.mp4.parts, &e.sources, &path).map_err(|f| match f {
+                crate::mp4out::Failure::Output(err) => io_err("write", &path, err),
+                crate::mp4out::Failure::Source(source) => EvidenceError::Store {
+                    camera: *camera_id,
+                    name: cam_name.clone(),
+                    source,
+                },
+            })?;
+        debug_assert_eq!(bytes, e.mp4.len);
         cameras.push(CameraFile {
             camera_id: *camera_id,
             name: cam_name.clone(),
@@ -500,48 +372,6 @@ fn write_package(
     )?;
     sync_dir(dir);
     Ok((cameras, without, manifest_sha256))
-}
-
-/// Writes the export's MP4: its header parts from memory, its sample data read from the
-/// segment files as recorded (the same bytes [`store::Store::write_mp4`] writes, without
-/// its intermediate buffers).
-fn write_export(e: &store::Export, out: &mut HashingWriter) -> Result<u64, store::Error> {
-    use media::progressive::Part;
-    let io = |path: &Path, what: &str, source: std::io::Error| store::Error::Io {
-        what: what.to_string(),
-        path: path.to_owned(),
-        source,
-    };
-    let start = out.bytes + out.buf.len() as u64;
-    let mut open: Option<(usize, File)> = None;
-    for part in &e.mp4.parts {
-        match part {
-            Part::Mem(b) => out
-                .write_all(b)
-                .map_err(|x| io(Path::new("<package>"), "write", x))?,
-            Part::File {
-                source,
-                offset,
-                len,
-            } => {
-                let path = e
-                    .sources
-                    .get(*source)
-                    .ok_or_else(|| store::Error::ShortSource {
-                        path: PathBuf::from(format!("<source #{source}>")),
-                        needed: offset + len,
-                        has: 0,
-                    })?;
-                if open.as_ref().map(|(i, _)| *i) != Some(*source) {
-                    open = Some((*source, File::open(path).map_err(|x| io(path, "open", x))?));
-                }
-                let f = &open.as_ref().expect("just opened").1;
-                out.fill_from(f, *offset, *len)
-                    .map_err(|x| io(path, "read", x))?;
-            }
-        }
-    }
-    Ok(out.bytes + out.buf.len() as u64 - start)
 }
 
 fn write_file(path: &Path, bytes: &[u8]) -> Result<(), EvidenceError> {
