@@ -27,7 +27,9 @@ const ACTIONS: &[&str] = &[
     "login.ok",
     "login.fail",
     "logout",
+    "live.",
     "live.view",
+    "live.view_end",
     "playback.",
     "playback.view",
     "playback.export",
@@ -103,12 +105,41 @@ pub fn logout(st: &AppState, who: Option<&Authed>) {
     }
 }
 
-/// A live view opened (who, camera, stream).
-pub fn live_view(st: &AppState, a: &Authed, camera: i64, stream: &str) {
+/// A live view opened (who, from where, camera, stream).
+pub fn live_view(st: &AppState, a: &Authed, client: &str, camera: i64, stream: &str) {
     st.audit.note(
         audit::Event::new("live.view", format!("camera:{camera}"))
             .by(&a.user.username)
+            .from(client)
             .detail(json!({ "stream": stream })),
+    );
+}
+
+/// A live view ended: the times watched (`from`, `to`, RFC 3339 UTC, and seconds), so the
+/// trail says which times of which camera a person saw live.
+pub fn live_view_end(
+    st: &AppState,
+    user: &str,
+    client: &str,
+    camera: i64,
+    stream: &str,
+    from: std::time::SystemTime,
+) {
+    let to = std::time::SystemTime::now();
+    let ticks = |t: std::time::SystemTime| {
+        t.duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64 * 90)
+    };
+    st.audit.note(
+        audit::Event::new("live.view_end", format!("camera:{camera}"))
+            .by(user)
+            .from(client)
+            .detail(json!({
+                "stream": stream,
+                "from": media::time::format_ticks(ticks(from)),
+                "to": media::time::format_ticks(ticks(to)),
+                "seconds": to.duration_since(from).map_or(0.0, |d| d.as_millis() as f64 / 1000.0),
+            })),
     );
 }
 

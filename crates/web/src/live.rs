@@ -836,6 +836,7 @@ async fn live_ws(
     State(st): State<AppState>,
     Extension(hubs): Extension<LiveHubs>,
     authed: Authed,
+    client: crate::auth::ClientAddr,
     Path((camera, kind)): Path<(i64, String)>,
     headers: HeaderMap,
     ws: WebSocketUpgrade,
@@ -856,13 +857,15 @@ async fn live_ws(
         return StatusCode::NOT_FOUND.into_response();
     };
     tracing::info!(user = %authed.user.username, camera, kind = %kind, "live view opened");
-    crate::audit_page::live_view(&st, &authed, camera, &kind.to_string());
+    crate::audit_page::live_view(&st, &authed, &client.0, camera, &kind.to_string());
     let join = hubs.join(camera, kind, &monitor);
     let user = authed.user.username.clone();
     ws.on_upgrade(move |socket| async move {
+        let from = std::time::SystemTime::now();
         let stats = serve_feed(socket, join, FeedOptions::default()).await;
         tracing::info!(user = %user, camera, kind = %kind, fragments = stats.fragments_sent,
             skips = stats.skips, "live view closed");
+        crate::audit_page::live_view_end(&st, &user, &client.0, camera, &kind.to_string(), from);
     })
 }
 

@@ -23,6 +23,7 @@ struct Env {
     csrf: String,
     cameras: Vec<i64>,
     live: web::LiveRegistry,
+    audit: audit::Audit,
 }
 
 fn loop_source(width: u32, height: u32, fps: u32, bitrate_bps: u32) -> sim::SourceSpec {
@@ -111,14 +112,15 @@ async fn env(n: usize, sub: bool, main: sim::SourceSpec) -> Env {
     let session = govern
         .login(&user.username, "đúng-mật-khẩu-dài-42", "127.0.0.1", now)
         .unwrap();
+    let audit = audit::Audit::open(
+        &dir.path().join(store::DB_FILE),
+        audit::RecorderKey::load_or_create(dir.path()).unwrap(),
+    )
+    .unwrap();
     let state = web::AppState::new(
         store,
         govern,
-        audit::Audit::open(
-            &dir.path().join(store::DB_FILE),
-            audit::RecorderKey::load_or_create(dir.path()).unwrap(),
-        )
-        .unwrap(),
+        audit.clone(),
         live.clone(),
         web::Settings::new(dir.path().to_owned()),
     );
@@ -142,6 +144,7 @@ async fn env(n: usize, sub: bool, main: sim::SourceSpec) -> Env {
         csrf: session.csrf,
         cameras,
         live,
+        audit,
     }
 }
 
@@ -321,6 +324,43 @@ async fn live_feed_starts_at_a_key_frame_and_decodes() {
     assert_eq!(text.trim(), "h264,320,25", "ffprobe: {text}");
     ws.close(None).await.ok();
     ws2.close(None).await.ok();
+
+    // Both views are in the audit trail: opened (who, from where) and ended (which times).
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let ends = loop {
+        let ends = env
+            .audit
+            .query(&audit::Filter {
+                action: Some("live.view_end".into()),
+                ..Default::default()
+            })
+            .unwrap();
+        if ends.len() >= 2 || std::time::Instant::now() > deadline {
+            break ends;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(ends.len(), 2, "{ends:?}");
+    for e in &ends {
+        assert_eq!(e.actor.as_deref(), Some("baove"));
+        assert_eq!(e.target, format!("camera:{cam}"));
+        assert_eq!(e.client.as_deref(), Some("127.0.0.1"));
+        let d: serde_json::Value = serde_json::from_str(&e.detail).unwrap();
+        assert_eq!(d["stream"], "sub");
+        assert!(
+            d["from"].as_str().unwrap() <= d["to"].as_str().unwrap(),
+            "{d}"
+        );
+        assert!(d["seconds"].as_f64().unwrap() >= 0.0, "{d}");
+    }
+    let opened = env
+        .audit
+        .query(&audit::Filter {
+            action: Some("live.view".into()),
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(opened.len(), 2, "{opened:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
