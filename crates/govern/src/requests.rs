@@ -362,6 +362,18 @@ impl Govern {
         Ok(out)
     }
 
+    /// How many requests wait for a decision that `user_id` may give (everyone's pending
+    /// requests but their own): the approver's inbox badge.
+    pub fn pending_for(&self, user_id: i64) -> Result<usize, GovernError> {
+        self.conn()
+            .prepare_cached(
+                "SELECT COUNT(*) FROM request WHERE status = 'pending' AND requester_id != ?1",
+            )
+            .and_then(|mut st| st.query_row([user_id], |r| r.get::<_, i64>(0)))
+            .map(|n| n as usize)
+            .ctx("counting pending requests")
+    }
+
     /// Decides request `id`: `actor` must not be the requester and must hold
     /// [`Right::ExportApprove`] over every camera. An approval creates grants for the
     /// named people on exactly the request's cameras and window until `expires_at`.

@@ -374,7 +374,15 @@ fn guard_requests_principal_approves_it_exports_package_verifies() {
 
         // ---- 3. The principal approves from the inbox, naming IT as the exporter. ----
         b.login(&demo.web, &leader, &leader_pw).await;
-        b.goto(&format!("{}/requests/inbox", demo.web)).await;
+        // Whatever page the principal lands on, the navigation shows one request waiting.
+        let badge = b
+            .js(
+                "return document.querySelector('nav.top a.inbox .badge')?.textContent;",
+                vec![],
+            )
+            .await;
+        assert_eq!(badge, json!("1"), "the approver's inbox badge");
+        b.click("nav.top a.inbox").await;
         b.wait_css("section#inbox", Duration::from_secs(15)).await;
         let link = format!("section#inbox a[href=\"/requests/{id}\"]");
         b.wait_css(&link, Duration::from_secs(10)).await;
@@ -418,6 +426,11 @@ fn guard_requests_principal_approves_it_exports_package_verifies() {
                 vec![],
             )
             .await;
+        assert_eq!(
+            b.count("nav.top a.inbox").await,
+            0,
+            "nothing waits once it is decided"
+        );
         let leader_name = demo.display_name(&leader);
         assert!(
             after["decider"]

@@ -52,6 +52,8 @@ pub struct Authed {
     pub csrf: String,
     /// The UI language of this request.
     pub lang: Lang,
+    /// Requests waiting for this approver's decision (pages of approvers only).
+    pub inbox: Option<usize>,
 }
 
 impl Authed {
@@ -71,6 +73,7 @@ impl Authed {
             lang: self.lang,
             user: Some(&self.user),
             csrf: Some(&self.csrf),
+            inbox: self.inbox,
         }
     }
 }
@@ -331,10 +334,24 @@ pub async fn guard(State(st): State<AppState>, req: Request, next: Next) -> Resp
         }
     }
     parts.extensions.insert(lang);
+    // The approver's inbox badge, for pages only (not APIs, assets or WebSockets).
+    let page = parts.method == axum::http::Method::GET
+        && !ws
+        && !parts.uri.path().starts_with("/api/")
+        && !parts.uri.path().starts_with("/assets/");
+    let inbox = if page && govern::authorize(&session.user, &govern::Action::RequestInbox) {
+        st.govern
+            .pending_for(session.user.id)
+            .map_err(|e| warn!("counting the inbox: {e}"))
+            .ok()
+    } else {
+        None
+    };
     parts.extensions.insert(Authed {
         user: session.user,
         csrf: session.csrf,
         lang,
+        inbox,
     });
     let mut r = next.run(Request::from_parts(parts, body)).await;
     security_headers(&mut r, set_lang);
@@ -411,6 +428,7 @@ fn credentials_page(
         lang,
         user: None,
         csrf: None,
+        inbox: None,
     };
     let (title, action) = if setup {
         (t(lang, "setup.title"), "/setup")

@@ -10,6 +10,8 @@ pub struct PageCtx<'a> {
     pub user: Option<&'a govern::User>,
     /// The session's CSRF token, for forms and `fetch` calls (a `<meta name="csrf">`).
     pub csrf: Option<&'a str>,
+    /// Requests waiting for the user's decision (approvers), shown as a badge.
+    pub inbox: Option<usize>,
 }
 
 /// A whole page: head, navigation for the signed-in user, and `body`.
@@ -41,6 +43,11 @@ pub fn layout(ctx: &PageCtx<'_>, title: &str, body: Markup) -> Markup {
                         }
                         @if govern::authorize(u, &govern::Action::OpenRequests) {
                             a href="/requests" { (t(ctx.lang, "nav.requests")) }
+                        }
+                        @if let Some(n) = ctx.inbox.filter(|&n| n > 0) {
+                            a.inbox href="/requests/inbox" title=(t(ctx.lang, "req.inbox")) {
+                                (t(ctx.lang, "req.inbox")) " " span.badge { (n) }
+                            }
                         }
                         @if govern::authorize(u, &govern::Action::ManageUsers) {
                             a href="/admin/users" { (t(ctx.lang, "nav.admin")) }
