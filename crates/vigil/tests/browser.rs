@@ -34,14 +34,6 @@ const LIVE_TILES: &str = "return window.vigilLive ? window.vigilLive.tiles() : n
 const PLAYERS: &str = "return window.vigilPlayback ? window.vigilPlayback.players() : null;";
 const ESCAPE: char = '\u{e00c}';
 
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("tokio runtime")
-}
-
 /// Clicks the layout button and waits for the wall to take that layout.
 async fn set_layout(b: &Browser, n: u32) {
     b.wait_css(

@@ -41,14 +41,6 @@ use harness::*;
 /// `datetime-local` fields are in it.
 const UTC_OFFSET_SECS: i64 = 7 * 3600;
 
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("tokio runtime")
-}
-
 fn now_secs() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -59,24 +51,8 @@ fn now_secs() -> i64 {
 /// `YYYY-MM-DDTHH:MM:SS` of unix second `t` in the demo's time zone (a `datetime-local`
 /// input's value).
 fn local_input(t: i64) -> String {
-    let t = t + UTC_OFFSET_SECS;
-    let (days, secs) = (t.div_euclid(86_400), t.rem_euclid(86_400));
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}",
-        secs / 3600,
-        secs / 60 % 60,
-        secs % 60
-    )
+    let rfc3339 = media::time::format_ticks((t + UTC_OFFSET_SECS) * media::time::TICKS_PER_SEC);
+    rfc3339[..19].to_string()
 }
 
 /// A small but well-formed one-page PDF: the "scanned written request".

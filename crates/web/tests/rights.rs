@@ -38,6 +38,10 @@ const ROLES: [&str; 7] = [
 
 struct Env {
     _dir: tempfile::TempDir,
+    /// The configured export directory (`Settings::export_dir`), outside the data directory
+    /// as an export drive would be.
+    exports: tempfile::TempDir,
+    store: store::Store,
     app: Router,
     clock: Arc<AtomicI64>,
     govern: govern::Govern,
@@ -124,9 +128,11 @@ fn setup() -> Env {
         sessions.push((role, s.token, s.csrf, s.user.id));
     }
     let clock = Arc::new(AtomicI64::new(T0_MS));
-    let settings = web::Settings::new(dir.path().to_path_buf());
+    let exports = tempfile::tempdir().unwrap();
+    let mut settings = web::Settings::new(dir.path().to_path_buf());
+    settings.export_dir = Some(exports.path().to_path_buf());
     let state = web::AppState::new(
-        store,
+        store.clone(),
         govern.clone(),
         audit::Audit::open(
             &dir.path().join(store::DB_FILE),
@@ -139,6 +145,8 @@ fn setup() -> Env {
     .with_clock(web::Clock::manual(clock.clone()));
     Env {
         _dir: dir,
+        exports,
+        store,
         app: web::router(state),
         clock,
         govern,
@@ -216,6 +224,25 @@ async fn post_form(e: &Env, role: &str, path: &str, pairs: &[(&str, &str)]) -> R
 }
 
 /// Files a request over HTTP (multipart, CSRF header) and returns the response.
+/// `who` approves request `id` with `comment`, letting `viewer` (a role's user) view
+/// until `expires` (local time).
+async fn approve(e: &Env, who: &str, id: &str, comment: &str, viewer: &str, expires: &str) -> Resp {
+    let (_, _, viewer_id) = e.session(viewer);
+    let viewer_id = viewer_id.to_string();
+    post_form(
+        e,
+        who,
+        &format!("/requests/{id}/decide"),
+        &[
+            ("decision", "approve"),
+            ("comment", comment),
+            ("view", &viewer_id),
+            ("expires", expires),
+        ],
+    )
+    .await
+}
+
 async fn file_request(
     e: &Env,
     role: &str,
@@ -263,6 +290,41 @@ async fn file_request(
             .unwrap(),
     )
     .await
+}
+
+/// Records footage on `camera`'s main stream from `start_ms` to `end_ms`: one tiny key
+/// frame a second (the export copies samples as recorded; nothing decodes them here).
+fn record_footage(store: &store::Store, camera: i64, start_ms: i64, end_ms: i64) {
+    let stream = store
+        .streams()
+        .unwrap()
+        .into_iter()
+        .find(|s| s.camera_id == camera && s.kind == store::StreamKind::Main)
+        .unwrap();
+    let params = Arc::new(media::VideoParams {
+        codec: media::Codec::H264,
+        width: 320,
+        height: 240,
+        rfc6381: "avc1.42C01E".into(),
+        sample_entry: media::h264::sample_entry_avc1(
+            &[0x67, 0x42, 0xc0, 0x1e],
+            &[0x68, 0xce],
+            320,
+            240,
+        ),
+    });
+    let mut w = store.writer(stream.id).unwrap();
+    for ms in (start_ms..end_ms).step_by(1000) {
+        w.push(&media::Frame {
+            time: ms * 90,
+            is_key: true,
+            data: bytes::Bytes::from_static(&[0, 0, 0, 5, 0x65, 1, 2, 3, 4]),
+            params: params.clone(),
+            loss: 0,
+        })
+        .unwrap();
+    }
+    w.close().unwrap();
 }
 
 /// Local (UTC+7, the default) `datetime-local` text of Unix milliseconds.
@@ -407,21 +469,7 @@ async fn every_route_for_every_preset_role() {
         let r = file_request(&e, "guard", &[1], &start, &end, PDF).await;
         assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
         let id = r.location.trim_start_matches("/requests/").to_string();
-        let (_, _, guard_id) = e.session("guard");
-        let guard_id = guard_id.to_string();
-        let exp = local(now + DAY_MS);
-        let r = post_form(
-            &e,
-            role,
-            &format!("/requests/{id}/decide"),
-            &[
-                ("decision", "approve"),
-                ("comment", "Đồng ý"),
-                ("view", &guard_id),
-                ("expires", &exp),
-            ],
-        )
-        .await;
+        let r = approve(&e, role, &id, "Đồng ý", "guard", &local(now + DAY_MS)).await;
         let want = role == "leadership";
         if r.allowed() != want {
             failures.push(format!("approve as {role}: {} {}", r.status, r.body));
@@ -431,21 +479,8 @@ async fn every_route_for_every_preset_role() {
     let r = file_request(&e, "principal2", &[1], &start, &end, PDF).await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
     let own = r.location.trim_start_matches("/requests/").to_string();
-    let (_, _, p2) = e.session("principal2");
-    let p2 = p2.to_string();
     let exp = local(now + DAY_MS);
-    let r = post_form(
-        &e,
-        "principal2",
-        &format!("/requests/{own}/decide"),
-        &[
-            ("decision", "approve"),
-            ("comment", "tự duyệt"),
-            ("view", &p2),
-            ("expires", &exp),
-        ],
-    )
-    .await;
+    let r = approve(&e, "principal2", &own, "tự duyệt", "principal2", &exp).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN, "self-approval: {}", r.body);
     assert!(
         failures.is_empty(),
@@ -461,6 +496,8 @@ async fn grants_open_older_playback_until_they_expire() {
     let now = e.now_ms();
     let w_start = now - 3 * DAY_MS;
     let w_end = w_start + 10 * MIN_MS;
+    // Footage around the window, so that the export below has something to package.
+    record_footage(&e.store, 1, w_start - 2 * MIN_MS, w_end + 2 * MIN_MS);
     let inside = format!(
         "/api/cameras/1/video.mp4?start={}&end={}",
         w_start + MIN_MS,
@@ -587,10 +624,36 @@ async fn grants_open_older_playback_until_they_expire() {
         get(&e, "viewer", &inside).await.status,
         StatusCode::FORBIDDEN
     );
-    // IT may press Export (the evidence crate answers; not a refusal of rights); the
-    // guard and the leadership may not.
+    // IT may press Export; the guard and the leadership may not. The package goes to the
+    // configured export directory, not DATA/exports, and is served from there.
     let r = post_form(&e, "it", &format!("/requests/{id}/export"), &[]).await;
-    assert!(r.allowed(), "{} {}", r.status, r.body);
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert!(
+        r.location.starts_with(&format!("/requests/{id}/exports/")),
+        "{}",
+        r.location
+    );
+    let packages: Vec<_> = std::fs::read_dir(e.exports.path())
+        .unwrap()
+        .map(|d| d.unwrap().path())
+        .collect();
+    assert_eq!(packages.len(), 1, "{packages:?}");
+    assert!(packages[0].join(evidence::MANIFEST_FILE).is_file());
+    assert!(!e._dir.path().join("exports").exists());
+    let page = get(&e, "it", &r.location).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(page.body.contains(evidence::MANIFEST_FILE), "{}", page.body);
+    let manifest = get(
+        &e,
+        "it",
+        &format!("{}/{}", r.location, evidence::MANIFEST_FILE),
+    )
+    .await;
+    assert_eq!(manifest.status, StatusCode::OK, "{}", manifest.body);
+    assert_eq!(
+        manifest.body.as_bytes(),
+        std::fs::read(packages[0].join(evidence::MANIFEST_FILE)).unwrap()
+    );
     assert_eq!(
         post_form(&e, "guard", &format!("/requests/{id}/export"), &[])
             .await
@@ -681,19 +744,13 @@ async fn the_timeline_shows_what_grants_open() {
     let r = file_request(&e, "guard", &[1], &local(w_start), &local(w_end), PDF).await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
     let id = r.location.trim_start_matches("/requests/").to_string();
-    let (_, _, guard_id) = e.session("guard");
-    let g = guard_id.to_string();
-    let exp = local(now + DAY_MS);
-    let r = post_form(
+    let r = approve(
         &e,
         "leadership",
-        &format!("/requests/{id}/decide"),
-        &[
-            ("decision", "approve"),
-            ("comment", "Đồng ý"),
-            ("view", &g),
-            ("expires", &exp),
-        ],
+        &id,
+        "Đồng ý",
+        "guard",
+        &local(now + DAY_MS),
     )
     .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);

@@ -587,6 +587,15 @@ impl Drop for Browser {
     }
 }
 
+/// A two-thread runtime for a browser test (the machine has two cores).
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
+}
+
 /// Where screenshots go: `target/screenshots`, or `docs/screenshots` (the committed
 /// ones) when `VIGIL_UPDATE_SCREENSHOTS=1`, so that a test run leaves the tree clean.
 pub fn screenshots_dir() -> PathBuf {
