@@ -50,6 +50,16 @@ pub struct Config {
     pub web_key: Option<PathBuf>,
     /// Minutes without activity after which a web session ends.
     pub idle_timeout_minutes: u32,
+    /// Where evidence packages are written: an absolute path, or a path relative to
+    /// `data_dir`; unset: `DATA/exports`. A directory on another device than the recordings
+    /// (a USB drive, an export volume) keeps the export's writes off the disk its footage is
+    /// read from, which otherwise both share (BENCHMARKS.md has what that is worth on the
+    /// test VM, and why). `vigil serve` creates it if missing and logs an
+    /// error saying what to do when it cannot write there (recording goes on; exports fail
+    /// with that reason until it is fixed); a drive meant to be mounted there must be mounted
+    /// before the recorder starts (an unmounted mount point is just a directory of the
+    /// system disk).
+    pub export_dir: Option<PathBuf>,
 }
 
 /// How the web UI speaks TLS.
@@ -80,6 +90,7 @@ impl Default for Config {
             web_cert: None,
             web_key: None,
             idle_timeout_minutes: 30,
+            export_dir: None,
         }
     }
 }
@@ -162,7 +173,64 @@ impl Config {
             "idle_timeout_minutes = {} is out of range: use 1..=720 (30 recommended)",
             self.idle_timeout_minutes
         );
+        anyhow::ensure!(
+            self.export_dir
+                .as_ref()
+                .is_none_or(|d| !d.as_os_str().is_empty()),
+            "export_dir = \"\" names no directory: leave it out (packages go to DATA/exports) \
+             or give a directory, e.g. \"/mnt/export\""
+        );
         Ok(())
+    }
+
+    /// The directory evidence packages are written into: `export_dir` (relative paths
+    /// under `data_dir`), or `DATA/exports`.
+    pub fn export_dir(&self) -> PathBuf {
+        match &self.export_dir {
+            Some(d) => self.data_dir.join(d), // an absolute `d` replaces `data_dir`
+            None => self.data_dir.join("exports"),
+        }
+    }
+
+    /// Creates the export directory if missing and checks that a file can be written
+    /// there (`vigil serve` logs the error at start, so IT sees it before the first export;
+    /// recording goes on); returns it. Logs when it shares a filesystem with the recordings.
+    pub fn prepare_export_dir(&self) -> Result<PathBuf> {
+        let dir = self.export_dir();
+        std::fs::create_dir_all(&dir).with_context(|| {
+            format!(
+                "export_dir {} cannot be created: create it (or mount the export drive there) \
+                 and let the user running vigil write to it, or set export_dir in the config \
+                 file to a writable directory (leave it out for DATA/exports)",
+                dir.display()
+            )
+        })?;
+        let probe = dir.join(format!(".vigil-write-check-{}", std::process::id()));
+        let written = std::fs::write(&probe, b"vigil");
+        let _ = std::fs::remove_file(&probe);
+        written.with_context(|| {
+            format!(
+                "export_dir {} is not writable: let the user running vigil write to it (e.g. \
+                 chown), mount the export drive read-write, or set export_dir in the config \
+                 file to a writable directory (leave it out for DATA/exports)",
+                dir.display()
+            )
+        })?;
+        {
+            use std::os::unix::fs::MetadataExt;
+            let dev = |p: &Path| std::fs::metadata(p).map(|m| m.dev()).ok();
+            let same = dev(&dir).is_some() && dev(&dir) == dev(&self.data_dir);
+            if same {
+                tracing::info!(
+                    export_dir = %dir.display(),
+                    "evidence exports go to the disk that holds the recordings: an export's \
+                     reads and writes share its bandwidth (export_dir can name another drive)"
+                );
+            } else {
+                tracing::info!(export_dir = %dir.display(), "evidence exports go to another filesystem");
+            }
+        }
+        Ok(dir)
     }
 
     /// The web server's settings, or `None` when `web_listen` is empty.
@@ -229,5 +297,71 @@ mod tests {
         };
         let e = c.validate().unwrap_err().to_string();
         assert!(e.contains("segment_seconds"), "{e}");
+    }
+
+    #[test]
+    fn export_dir_defaults_resolves_and_is_checked_at_start() {
+        let tmp = tempfile::tempdir().unwrap();
+        let data = tmp.path().join("data");
+        let with = |toml_text: &str| {
+            let mut c: Config = toml::from_str(toml_text).unwrap();
+            c.data_dir = data.clone();
+            c
+        };
+        // Unset: DATA/exports, as before the key existed.
+        let c = with("");
+        c.validate().unwrap();
+        assert_eq!(c.export_dir(), data.join("exports"));
+        // Relative: under data_dir; created (with its parents) and left empty.
+        let c = with("export_dir = \"out/packages\"");
+        c.validate().unwrap();
+        assert_eq!(c.export_dir(), data.join("out/packages"));
+        assert_eq!(c.prepare_export_dir().unwrap(), data.join("out/packages"));
+        assert!(data.join("out/packages").is_dir());
+        assert_eq!(
+            std::fs::read_dir(data.join("out/packages"))
+                .unwrap()
+                .count(),
+            0,
+            "the write check leaves nothing behind"
+        );
+        // Absolute: used as it is (another device in real use).
+        let usb = tmp.path().join("usb").join("vigil-exports");
+        let c = with(&format!("export_dir = {:?}", usb.to_str().unwrap()));
+        c.validate().unwrap();
+        assert_eq!(c.export_dir(), usb);
+        assert_eq!(c.prepare_export_dir().unwrap(), usb);
+        assert!(usb.is_dir());
+        // Empty: refused by validation, saying what to do.
+        let e = with("export_dir = \"\"")
+            .validate()
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("export_dir") && e.contains("leave it out"),
+            "{e}"
+        );
+        // Not creatable (a file is in the way; refused for root too): `vigil serve` would
+        // log this message.
+        std::fs::write(tmp.path().join("file"), b"x").unwrap();
+        let c = with(&format!(
+            "export_dir = {:?}",
+            tmp.path().join("file/exports").to_str().unwrap()
+        ));
+        c.validate().unwrap();
+        let e = format!("{:#}", c.prepare_export_dir().unwrap_err());
+        assert!(
+            e.contains("export_dir") && e.contains("file/exports") && e.contains("writable"),
+            "{e}"
+        );
+        // Present but not writable (procfs refuses new files, to root too): the write
+        // check catches it.
+        let e = format!(
+            "{:#}",
+            with("export_dir = \"/proc\"")
+                .prepare_export_dir()
+                .unwrap_err()
+        );
+        assert!(e.contains("/proc is not writable"), "{e}");
     }
 }

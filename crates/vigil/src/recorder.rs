@@ -82,6 +82,13 @@ pub async fn serve_with(
             cfg.data_dir.display()
         )
     })?;
+    // Recording never waits on the export drive: say loudly what to do, and let exports
+    // fail with that reason until it is fixed.
+    if let Err(e) = cfg.prepare_export_dir() {
+        tracing::error!(
+            "{e:#} — recording continues; evidence exports will fail until this is fixed"
+        );
+    }
     let opts = store::StoreOptions {
         segment_duration: media::Ticks::from(cfg.segment_seconds) * media::time::TICKS_PER_SEC,
         fragment_max_duration: i64::from(cfg.fragment_ms) * 90,

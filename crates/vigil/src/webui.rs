@@ -49,6 +49,7 @@ pub async fn start(
     settings.idle_timeout = Duration::from_secs(u64::from(cfg.idle_timeout_minutes) * 60);
     settings.secure_cookies = bound.is_tls();
     settings.utc_offset_minutes = cfg.utc_offset_minutes;
+    settings.export_dir = Some(cfg.export_dir());
     let state = web::AppState::new(store, govern.clone(), audit, live, settings);
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {

@@ -124,6 +124,10 @@ pub struct Settings {
     pub data_dir: PathBuf,
     /// Local time zone as minutes east of UTC (display, day boundaries).
     pub utc_offset_minutes: i32,
+    /// Where evidence packages are written; `None`: `DATA/exports` (see [`Settings::export_dir`]).
+    /// On another device than the recordings (a USB drive, an export volume), an export's
+    /// writes do not share the disk its segments are read from.
+    pub export_dir: Option<PathBuf>,
 }
 
 impl Settings {
@@ -133,7 +137,15 @@ impl Settings {
             secure_cookies: false,
             data_dir,
             utc_offset_minutes: 7 * 60,
+            export_dir: None,
         }
+    }
+
+    /// The directory evidence packages are written into: `export_dir`, or `DATA/exports`.
+    pub fn export_dir(&self) -> PathBuf {
+        self.export_dir
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("exports"))
     }
 }
 

@@ -894,7 +894,8 @@ async fn release_hold(
 // ---------------------------------------------------------------------------------------
 // Export and download
 
-/// Makes the evidence package of approved request `q` under `DATA/exports/` with
+/// Makes the evidence package of approved request `q` in the export directory
+/// ([`crate::Settings::export_dir`]: `DATA/exports/` unless configured) with
 /// `evidence::export` (main streams, the exact window; it audits the export itself),
 /// returning its directory.
 fn make_package(
@@ -929,7 +930,7 @@ fn make_package(
         start: q.start,
         end: q.end,
     };
-    let out = st.settings.data_dir.join("exports");
+    let out = st.settings.export_dir();
     std::fs::create_dir_all(&out).map_err(|e| format!("{}: {e}", out.display()))?;
     let pkg = evidence::export(&st.store, &st.audit, &st.audit.key(), &spec, &out)
         .map_err(|e| e.to_string())?;
