@@ -5,16 +5,16 @@
 //! module shows their refusals in the user's language. Every change is audited.
 
 use axum::extract::{Path, State};
-use axum::http::{header, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
-use maud::{html, Markup};
+use maud::html;
 use tracing::error;
 
 use crate::auth::{Authed, ClientAddr};
 use crate::i18n::{t, Lang};
-use crate::ui::layout;
+use crate::ui;
 use crate::AppState;
 
 /// Routes of this module.
@@ -99,33 +99,6 @@ async fn blocking<T: Send + 'static>(
         }
     }
 }
-
-fn audit(
-    st: &AppState,
-    a: &Authed,
-    client: &ClientAddr,
-    action: &'static str,
-    target: String,
-    detail: serde_json::Value,
-) {
-    let e = audit::Event::new(action, target)
-        .by(a.user.username.clone())
-        .from(&client.0)
-        .detail(detail);
-    if let Err(e) = st.audit.record(e) {
-        error!(action, "audit record failed: {e}");
-    }
-}
-
-fn page(a: &Authed, title: &str, body: Markup) -> Response {
-    let mut r = layout(&a.ctx(), title, body).into_response();
-    r.headers_mut().insert(
-        header::CACHE_CONTROL,
-        header::HeaderValue::from_static("no-store"),
-    );
-    r
-}
-
 /// A role's name for display: presets translated, custom roles as named.
 pub fn role_label(lang: Lang, r: &govern::RoleDef) -> String {
     match &r.preset {
@@ -160,7 +133,7 @@ async fn users_page(State(st): State<AppState>, a: Authed) -> Result<Response, F
     let lang = a.lang;
     let g = st.govern.clone();
     let (users, roles) = blocking(lang, move || Ok((g.user_rows()?, g.roles()?))).await?;
-    Ok(page(
+    Ok(ui::page(
         &a,
         t(lang, "admin.users"),
         html! {
@@ -249,10 +222,10 @@ async fn user_add(
         )
     })
     .await?;
-    audit(
+    crate::audit_page::change(
         &st,
         &a,
-        &client,
+        Some(&client.0),
         "user.create",
         format!("user:{}", u.username),
         serde_json::json!({ "roles": u.roles, "zone": u.zone }),
@@ -282,10 +255,10 @@ async fn user_edit(
         g.user_by_id(id, now)
     })
     .await?;
-    audit(
+    crate::audit_page::change(
         &st,
         &a,
-        &client,
+        Some(&client.0),
         "user.change",
         format!("user:{}", u.username),
         serde_json::json!({ "roles": u.roles, "zone": u.zone }),
@@ -310,10 +283,10 @@ async fn set_disabled(
         g.user_by_id(id, now)
     })
     .await?;
-    audit(
+    crate::audit_page::change(
         &st,
         &a,
-        &client,
+        Some(&client.0),
         "user.change",
         format!("user:{}", u.username),
         serde_json::json!({ "disabled": disabled }),
@@ -358,7 +331,7 @@ async fn roles_page(State(st): State<AppState>, a: Authed) -> Result<Response, F
     let lang = a.lang;
     let g = st.govern.clone();
     let roles = blocking(lang, move || g.roles()).await?;
-    Ok(page(
+    Ok(ui::page(
         &a,
         t(lang, "admin.roles"),
         html! {
@@ -472,10 +445,10 @@ async fn role_add(
     let actor = a.user.clone();
     let n2 = name.clone();
     let id = blocking(lang, move || g.create_role(&actor, &n2, &desc, now)).await?;
-    audit(
+    crate::audit_page::change(
         &st,
         &a,
-        &client,
+        Some(&client.0),
         "role.create",
         format!("role:{id}"),
         serde_json::json!({ "name": name }),
@@ -507,10 +480,10 @@ async fn role_edit(
         .iter()
         .map(|r| format!("{}@{}", r.right.as_str(), r.scope.to_db()))
         .collect();
-    audit(
+    crate::audit_page::change(
         &st,
         &a,
-        &client,
+        Some(&client.0),
         "role.change",
         format!("role:{id}"),
         serde_json::json!({ "rights": list }),
@@ -529,10 +502,10 @@ async fn role_delete(
     let g = st.govern.clone();
     let actor = a.user.clone();
     blocking(lang, move || g.delete_role(&actor, id)).await?;
-    audit(
+    crate::audit_page::change(
         &st,
         &a,
-        &client,
+        Some(&client.0),
         "role.delete",
         format!("role:{id}"),
         serde_json::json!({}),

@@ -15,7 +15,6 @@ use serde_json::json;
 
 use crate::auth::Authed;
 use crate::i18n::{t, Lang};
-use crate::ui::layout;
 use crate::AppState;
 
 /// Rows shown on the page (the CSV has them all).
@@ -195,19 +194,24 @@ pub fn timeline_view(st: &AppState, a: &Authed, camera: i64, day: (i64, u32, u32
     );
 }
 
-/// A configuration change (`config.camera`, `user.change`, `alarm.ack`, …).
+/// An action by a signed-in user (`config.camera`, `user.change`, `alarm.ack`,
+/// `request.create`, …), with the client's address when the handler has it. A failure to
+/// audit is logged loudly ([`audit::Audit::note`]): the action has happened.
 pub fn change(
     st: &AppState,
     a: &Authed,
+    client: Option<&str>,
     action: &'static str,
     target: String,
     detail: serde_json::Value,
 ) {
-    st.audit.note(
-        audit::Event::new(action, target)
-            .by(&a.user.username)
-            .detail(detail),
-    );
+    let mut e = audit::Event::new(action, target)
+        .by(&a.user.username)
+        .detail(detail);
+    if let Some(c) = client {
+        e = e.from(c);
+    }
+    st.audit.note(e);
 }
 
 /// What a camera form changed, without its password.
@@ -423,7 +427,7 @@ async fn audit_page(State(st): State<AppState>, a: Authed, RawQuery(raw): RawQue
             }
         }
     };
-    layout(&a.ctx(), t(lang, "audit.title"), body).into_response()
+    crate::ui::page(&a, t(lang, "audit.title"), body)
 }
 
 async fn audit_api(State(st): State<AppState>, a: Authed, RawQuery(raw): RawQuery) -> Response {

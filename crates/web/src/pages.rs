@@ -20,7 +20,7 @@ use tracing::{error, info};
 
 use crate::auth::Authed;
 use crate::i18n::{t, Lang};
-use crate::ui::layout;
+use crate::ui;
 use crate::AppState;
 
 /// Longest a connection test may take.
@@ -114,24 +114,6 @@ async fn blocking<T: Send + 'static>(
         Err(e) => Err(PageError::internal(lang, "request task", e, json)),
     }
 }
-
-fn html_page(a: &Authed, title: &str, body: Markup) -> Response {
-    let mut r = layout(&a.ctx(), title, body).into_response();
-    let h = r.headers_mut();
-    h.insert(
-        axum::http::header::CACHE_CONTROL,
-        axum::http::HeaderValue::from_static("no-store"),
-    );
-    h.insert(
-        axum::http::header::CONTENT_SECURITY_POLICY,
-        axum::http::HeaderValue::from_static(
-            "default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; \
-             style-src 'self'; script-src 'self'; frame-ancestors 'none'; form-action 'self'",
-        ),
-    );
-    r
-}
-
 // ---------------------------------------------------------------------------------------
 // Formatting
 
@@ -527,7 +509,7 @@ async fn render_cameras(
     let cams = blocking(a.lang, false, move || camera_views(&store)).await?;
     let editing = edit.and_then(|id| cams.iter().find(|c| c.id == id));
     let form = camera_form(a, editing, input, err);
-    let mut r = html_page(
+    let mut r = ui::page(
         a,
         t(a.lang, "nav.cameras"),
         cameras_markup(a, &cams, form, test),
@@ -572,7 +554,7 @@ async fn save_camera(
                 &input.sub_url,
                 &input.enabled,
             );
-            crate::audit_page::change(st, a, "config.camera", format!("camera:{saved}"), d);
+            crate::audit_page::change(st, a, None, "config.camera", format!("camera:{saved}"), d);
             let id = saved;
             info!(camera = id, by = %who, "camera saved");
             Ok(id)
@@ -641,6 +623,7 @@ async fn set_enabled(
             crate::audit_page::change(
                 st,
                 a,
+                None,
                 "config.camera",
                 format!("camera:{id}"),
                 serde_json::json!({ "change": if enabled { "enable" } else { "disable" } }),
@@ -1177,7 +1160,7 @@ async fn storage_page(State(st): State<AppState>, a: Authed) -> Result<Response,
             }
         }
     };
-    Ok(html_page(&a, t(l, "nav.storage"), body))
+    Ok(ui::page(&a, t(l, "nav.storage"), body))
 }
 
 async fn storage_api(State(st): State<AppState>, a: Authed) -> Result<Response, PageError> {
@@ -1436,7 +1419,7 @@ async fn health_page(State(st): State<AppState>, a: Authed) -> Result<Response, 
         // Refresh every 10 s without script.
         (PreEscaped(r#"<meta http-equiv="refresh" content="10">"#))
     };
-    Ok(html_page(&a, t(l, "nav.health"), body))
+    Ok(ui::page(&a, t(l, "nav.health"), body))
 }
 
 async fn health_api(State(st): State<AppState>, a: Authed) -> Result<Response, PageError> {
@@ -1467,6 +1450,7 @@ async fn ack(st: &AppState, a: &Authed, key: String, json: bool) -> Result<(), P
     crate::audit_page::change(
         st,
         a,
+        None,
         "alarm.ack",
         format!("alarm:{key}"),
         serde_json::json!({}),

@@ -22,7 +22,7 @@ use tracing::{error, warn};
 
 use crate::auth::{Authed, ClientAddr};
 use crate::i18n::{t, Lang};
-use crate::ui::layout;
+use crate::ui;
 use crate::AppState;
 
 /// Largest scanned request accepted.
@@ -108,34 +108,6 @@ async fn blocking<T: Send + 'static>(
         .await
         .map_err(|e| Fail::internal(lang, e))?
 }
-
-fn page(a: &Authed, title: &str, body: Markup) -> Response {
-    let mut r = layout(&a.ctx(), title, body).into_response();
-    r.headers_mut().insert(
-        header::CACHE_CONTROL,
-        header::HeaderValue::from_static("no-store"),
-    );
-    r
-}
-
-/// Records an audit event; a failure to audit is logged loudly (the action has happened).
-fn audit(
-    st: &AppState,
-    a: &Authed,
-    client: &ClientAddr,
-    action: &'static str,
-    target: String,
-    detail: serde_json::Value,
-) {
-    let e = audit::Event::new(action, target)
-        .by(a.user.username.clone())
-        .from(&client.0)
-        .detail(detail);
-    if let Err(e) = st.audit.record(e) {
-        error!(action, "audit record failed: {e}");
-    }
-}
-
 /// Local `YYYY-MM-DD HH:MM:SS` of 90 kHz wall ticks.
 pub fn local_time(ticks: i64, offset_min: i32) -> String {
     let secs = ticks.div_euclid(TICKS_PER_SEC) + i64::from(offset_min) * 60;
@@ -275,7 +247,7 @@ async fn list_page(State(st): State<AppState>, a: Authed) -> Result<Response, Fa
     let off = st.settings.utc_offset_minutes;
     let may_file = a.user.access.has_any(govern::Right::ExportRequest);
     let inbox = govern::authorize(&a.user, &govern::Action::RequestInbox);
-    Ok(page(
+    Ok(ui::page(
         &a,
         t(lang, "req.title"),
         html! {
@@ -315,7 +287,7 @@ async fn inbox_page(State(st): State<AppState>, a: Authed) -> Result<Response, F
         .filter(|q| q.status != govern::Status::Pending)
         .collect();
     let off = st.settings.utc_offset_minutes;
-    Ok(page(
+    Ok(ui::page(
         &a,
         t(lang, "req.inbox"),
         html! {
@@ -340,7 +312,7 @@ async fn new_page(State(st): State<AppState>, a: Authed) -> Result<Response, Fai
             govern::authorize(&a.user, &govern::Action::CreateRequest { camera: *id })
         })
         .collect();
-    Ok(page(
+    Ok(ui::page(
         &a,
         t(lang, "req.new"),
         html! {
@@ -501,10 +473,10 @@ async fn create(
         Ok(id)
     })
     .await?;
-    audit(
+    crate::audit_page::change(
         &st,
         &a,
-        &client,
+        Some(&client.0),
         "request.create",
         format!("request:{id}"),
         serde_json::json!({ "document_sha256": sha, "original_name": file }),
@@ -607,7 +579,7 @@ async fn detail_page(
     }
     let default_expiry = local_time((now + DEFAULT_GRANT_DAYS * 86_400) * TICKS_PER_SEC, off);
     let default_expiry = default_expiry.replace(' ', "T");
-    Ok(page(
+    Ok(ui::page(
         &a,
         &format!("{} #{id}", t(lang, "req.request")),
         html! {
@@ -705,10 +677,10 @@ async fn document(
     let data = tokio::fs::read(&path)
         .await
         .map_err(|e| Fail::internal(lang, format!("{}: {e}", path.display())))?;
-    audit(
+    crate::audit_page::change(
         &st,
         &a,
-        &client,
+        Some(&client.0),
         "request.document",
         format!("request:{id}"),
         serde_json::json!({}),
@@ -813,10 +785,10 @@ async fn decide(
         Err(f) => {
             // A refused decision (no right, or one's own request) is a security event.
             if f.status == StatusCode::FORBIDDEN {
-                audit(
+                crate::audit_page::change(
                     &st,
                     &a,
-                    &client,
+                    Some(&client.0),
                     "request.decide_refused",
                     format!("request:{id}"),
                     serde_json::json!({
@@ -828,10 +800,10 @@ async fn decide(
             return Err(f);
         }
     };
-    audit(
+    crate::audit_page::change(
         &st,
         &a,
-        &client,
+        Some(&client.0),
         if approve {
             "request.approve"
         } else {
@@ -845,10 +817,10 @@ async fn decide(
         }),
     );
     if !holds.is_empty() {
-        audit(
+        crate::audit_page::change(
             &st,
             &a,
-            &client,
+            Some(&client.0),
             "hold.place",
             format!("request:{id}"),
             serde_json::json!({ "holds": holds, "cameras": q.cameras, "start": q.start, "end": q.end }),
@@ -880,10 +852,10 @@ async fn release_hold(
         Ok(holds)
     })
     .await?;
-    audit(
+    crate::audit_page::change(
         &st,
         &a,
-        &client,
+        Some(&client.0),
         "hold.release",
         format!("request:{id}"),
         serde_json::json!({ "holds": holds }),
@@ -1129,7 +1101,7 @@ async fn download_page(
             .map_err(|e| Fail::internal(lang, e))?;
     let total: u64 = files.iter().map(|f| f.1).sum();
     let base = format!("/requests/{id}/exports/{eid}");
-    Ok(page(
+    Ok(ui::page(
         &a,
         t(lang, "req.package"),
         html! {
@@ -1208,10 +1180,10 @@ async fn download(
         .await
         .map_err(|e| Fail::internal(lang, e))?
         .map_err(|e| Fail::internal(lang, format!("custody log: {e}")))?;
-    audit(
+    crate::audit_page::change(
         &st,
         &a,
-        &client,
+        Some(&client.0),
         "export.download",
         format!("request:{id}"),
         serde_json::json!({ "export": eid, "file": file, "bytes": len }),
@@ -1264,10 +1236,10 @@ async fn download_all(
     .map_err(|e| Fail::internal(lang, e))?
     .map_err(|e| Fail::internal(lang, format!("custody log: {e}")))?;
     let len = crate::tar::archive_len(files.iter().map(|f| f.1));
-    audit(
+    crate::audit_page::change(
         st,
         a,
-        client,
+        Some(&client.0),
         "export.download",
         format!("request:{id}"),
         serde_json::json!({ "export": eid, "file": ALL_TAR, "bytes": len,

@@ -1,5 +1,7 @@
 //! The page layout shared by every server-rendered page.
 
+use axum::http::{header, HeaderValue};
+use axum::response::{IntoResponse, Response};
 use maud::{html, Markup, PreEscaped, DOCTYPE};
 
 use crate::i18n::{t, Lang};
@@ -69,6 +71,25 @@ pub fn layout(ctx: &PageCtx<'_>, title: &str, body: Markup) -> Markup {
             }
         }
     }
+}
+
+/// The Content-Security-Policy of server-rendered pages: only this origin's scripts,
+/// styles and forms; images, video from blobs (snapshots, MSE).
+pub const PAGE_CSP: &str =
+    "default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; \
+     style-src 'self'; script-src 'self'; frame-ancestors 'none'; form-action 'self'";
+
+/// A signed-in user's page: [`layout`], never cached (it shows what this user may see),
+/// under [`PAGE_CSP`].
+pub fn page(a: &crate::Authed, title: &str, body: Markup) -> Response {
+    let mut r = layout(&a.ctx(), title, body).into_response();
+    let h = r.headers_mut();
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(PAGE_CSP),
+    );
+    r
 }
 
 /// The translation bundle as JSON safe to embed in a `<script>` element (`<` escaped).

@@ -721,3 +721,35 @@ async fn alarms_stay_until_acknowledged() {
         .unwrap()
         .is_some());
 }
+
+#[tokio::test]
+async fn signed_in_pages_are_not_cached_and_carry_the_csp() {
+    let e = env();
+    let (admin, _) = session(&e, "admin", ADMIN_PW).await;
+    for path in [
+        "/cameras",
+        "/storage",
+        "/health",
+        "/requests",
+        "/admin/users",
+    ] {
+        let r = send(
+            &e.app,
+            req(Method::GET, path, Some(&admin), "10.1.1.1")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::OK, "GET {path}: {}", r.body);
+        assert_eq!(
+            r.headers[header::CACHE_CONTROL],
+            "no-store",
+            "GET {path} may be cached"
+        );
+        let csp = r.headers[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
+        assert!(
+            csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'"),
+            "GET {path}: {csp}"
+        );
+    }
+}
