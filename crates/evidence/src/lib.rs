@@ -60,6 +60,19 @@ pub enum EvidenceError {
     BadRange { start: String, end: String },
     #[error("the export names no camera")]
     NoCameras,
+    /// A package takes closed, hashed segments only: the recorder is still writing the end
+    /// of the range (`since`: where the open segment began, 90 kHz ticks). Retry once it
+    /// closes (within a segment's length).
+    #[error(
+        "camera {camera} ({name}) is still recording the end of the range (the open segment \
+         began at {}): try again once it closes, within a segment's length",
+        media::time::format_ticks(*since)
+    )]
+    StillRecording {
+        camera: i64,
+        name: String,
+        since: media::Ticks,
+    },
     #[error("audit: {0}")]
     Audit(#[from] audit::AuditError),
     #[error("the manifest cannot be written: {0}")]

@@ -153,6 +153,23 @@ pub fn export(
     if spec.cameras.is_empty() {
         return Err(EvidenceError::NoCameras);
     }
+    // Refused rather than cut short: the open segment has no file hash yet.
+    for (camera, name, stream) in &spec.cameras {
+        let open = store
+            .writing_since(*stream)
+            .map_err(|source| EvidenceError::Store {
+                camera: *camera,
+                name: name.clone(),
+                source,
+            })?;
+        if let Some(since) = open.filter(|&since| since < spec.end) {
+            return Err(EvidenceError::StillRecording {
+                camera: *camera,
+                name: name.clone(),
+                since,
+            });
+        }
+    }
     let exported_at = now_ticks();
     let base = format!(
         "evidence-req{}-{}",

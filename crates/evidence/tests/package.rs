@@ -256,6 +256,20 @@ fn an_empty_range_or_no_footage_is_refused_and_leaves_nothing() {
         evidence::export(&store, &au, &key, &spec, &out),
         Err(evidence::EvidenceError::BadRange { .. })
     ));
+
+    // Footage still being written: a range reaching into the open segment is refused
+    // (it has no file hash yet), one before it is exported.
+    let mut w = store.writer(a).unwrap();
+    record(&mut w, 0, 150, T0); // 10 s in 4 s segments: the last one stays open
+    let open = store.writing_since(a).unwrap().expect("an open segment");
+    spec.end = T0 + 10 * S;
+    match evidence::export(&store, &au, &key, &spec, &out) {
+        Err(evidence::EvidenceError::StillRecording { since, .. }) => assert_eq!(since, open),
+        other => panic!("expected StillRecording, got {other:?}"),
+    }
+    spec.end = open;
+    evidence::export(&store, &au, &key, &spec, &out).expect("the closed part exports");
+    w.close().unwrap();
 }
 
 /// The exported MP4 is byte for byte what `Store::write_mp4` writes for the same range

@@ -869,14 +869,23 @@ async fn release_hold(
 /// Makes the evidence package of approved request `q` in the export directory
 /// ([`crate::Settings::export_dir`]: `DATA/exports/` unless configured) with
 /// `evidence::export` (main streams, the exact window; it audits the export itself),
-/// returning its directory.
+/// returning its directory. A window the recorder is still writing is a 409 saying when
+/// the open segment began (retry after it closes); any other failure a 503 with its cause.
 fn make_package(
     st: &AppState,
     q: &govern::Request,
     operator: &govern::User,
-) -> Result<PathBuf, String> {
-    let cams = st.store.cameras().map_err(|e| e.to_string())?;
-    let streams = st.store.streams().map_err(|e| e.to_string())?;
+    lang: Lang,
+) -> Result<PathBuf, Fail> {
+    let failed = |e: String| {
+        error!(request = q.id, "export: {e}");
+        Fail::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("{}: {e}", t(lang, "req.err.export")),
+        )
+    };
+    let cams = st.store.cameras().map_err(|e| failed(e.to_string()))?;
+    let streams = st.store.streams().map_err(|e| failed(e.to_string()))?;
     let mut cameras = Vec::new();
     for c in &q.cameras {
         let name = cams
@@ -887,7 +896,7 @@ fn make_package(
         let stream = streams
             .iter()
             .find(|s| s.camera_id == *c && s.kind == store::StreamKind::Main)
-            .ok_or_else(|| format!("camera {c} has no main stream"))?;
+            .ok_or_else(|| failed(format!("camera {c} has no main stream")))?;
         cameras.push((*c, name, stream.id));
     }
     let spec = evidence::ExportSpec {
@@ -903,28 +912,19 @@ fn make_package(
         end: q.end,
     };
     let out = st.settings.export_dir();
-    std::fs::create_dir_all(&out).map_err(|e| format!("{}: {e}", out.display()))?;
-    let pkg = evidence::export(&st.store, &st.audit, &st.audit.key(), &spec, &out)
-        .map_err(|e| e.to_string())?;
-    Ok(pkg.dir)
-}
-
-/// The earliest start of a segment still being written, among `q`'s cameras' main
-/// streams, when it lies before the end of `q`'s window.
-fn still_writing(st: &AppState, q: &govern::Request) -> Result<Option<i64>, store::Error> {
-    let streams = st.store.streams()?;
-    let mut earliest: Option<i64> = None;
-    for s in streams
-        .iter()
-        .filter(|s| q.cameras.contains(&s.camera_id) && s.kind == store::StreamKind::Main)
-    {
-        if let Some(since) = st.store.writing_since(s.id)? {
-            if since < q.end {
-                earliest = Some(earliest.map_or(since, |e| e.min(since)));
-            }
-        }
+    std::fs::create_dir_all(&out).map_err(|e| failed(format!("{}: {e}", out.display())))?;
+    match evidence::export(&st.store, &st.audit, &st.audit.key(), &spec, &out) {
+        Ok(pkg) => Ok(pkg.dir),
+        Err(evidence::EvidenceError::StillRecording { since, .. }) => Err(Fail::new(
+            StatusCode::CONFLICT,
+            format!(
+                "{} ({})",
+                t(lang, "req.err.still_recording"),
+                local_time(since, st.settings.utc_offset_minutes)
+            ),
+        )),
+        Err(e) => Err(failed(e.to_string())),
     }
-    Ok(earliest)
 }
 
 async fn export(
@@ -947,25 +947,7 @@ async fn export(
                 t(lang, "req.err.not_approved"),
             ));
         }
-        // A package takes closed, hashed segments only: refuse (rather than cut short) a
-        // window whose end the recorder is still writing.
-        if let Some(since) = still_writing(&st2, &q).map_err(|e| Fail::internal(lang, e))? {
-            return Err(Fail::new(
-                StatusCode::CONFLICT,
-                format!(
-                    "{} ({})",
-                    t(lang, "req.err.still_recording"),
-                    local_time(since, st2.settings.utc_offset_minutes)
-                ),
-            ));
-        }
-        let dir = make_package(&st2, &q, &user).map_err(|e| {
-            error!(request = id, "export: {e}");
-            Fail::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                format!("{}: {e}", t(lang, "req.err.export")),
-            )
-        })?;
+        let dir = make_package(&st2, &q, &user, lang)?;
         st2.govern
             .record_export(&user, id, &dir.to_string_lossy(), now)
             .map_err(|e| govern_fail(lang, e))
